@@ -1,0 +1,174 @@
+"""Compile the ontology's rule resources into item objects once; evaluate all rules for a patient.
+
+Every reference is checked here, at load time: unknown classes, unknown rules, unknown quantities, a threshold no
+patient could reach, and cycles between rules (A uses B uses A) are refused with an OntologyError naming the rule.
+"""
+
+from __future__ import annotations
+
+from graphlib import CycleError, TopologicalSorter
+
+from rdflib import Graph, Literal, URIRef
+
+from ..concepts import ConceptIndex, local_name
+from ..errors import OntologyError, UnknownRule
+from ..facts import FactSpace, PatientFacts
+from ..namespaces import DCTERMS, RDF, RDFS, RULE, SPAKG
+from ..provenance import ProvenanceIndex
+from .items import COMPARATORS, ConclusionItem, Evaluation, FindingItem, Group, Item, Rule, Step
+
+_RULE_TYPES = ("ClassificationCriteria", "ArticlePattern", "ArticleDefinition", "ReferralAdvice", "InvestigationAdvice", "Rule")
+
+
+class RuleBook:
+    def __init__(self, graph: Graph, concepts: ConceptIndex, facts: FactSpace, provenance: ProvenanceIndex) -> None:
+        self._graph = graph
+        self._concepts = concepts
+        self._facts = facts
+        self._provenance = provenance
+        self._items: dict[URIRef, Item] = {}
+        self.rules: dict[str, Rule] = {}
+        rule_nodes = sorted({s for t in _RULE_TYPES for s in graph.subjects(RDF.type, RULE[t])}, key=str)
+        for node in rule_nodes:  # create every rule first, so conclusion items can point at any of them
+            rule = Rule(**self._common(node))
+            rule.rule_type = next((t for t in _RULE_TYPES if (node, RDF.type, RULE[t]) in graph), "Rule")
+            self._items[node] = rule
+            self.rules[rule.id] = rule
+        for node in rule_nodes:
+            self._fill_group(node, self._items[node])  # type: ignore[arg-type]
+            self._fill_rule(node, self.rules[local_name(str(node))])
+        self.order = self._dependency_order()
+        self.by_concept: dict[str, list[Rule]] = {}
+        for rule in self.order:
+            for concept in rule.findings():
+                self.by_concept.setdefault(concept.id, []).append(rule)
+
+    # ------------------------------------------------------------------ compiling
+    def _common(self, node: URIRef) -> dict:
+        g = self._graph
+        label = g.value(node, RDFS.label)
+        if label is None:
+            raise OntologyError(f"{local_name(str(node))} has no rdfs:label; every rule and item needs one.", entity=str(node))
+        return {
+            "id": local_name(str(node)), "iri": str(node), "label": str(label),
+            "order": int(g.value(node, RULE.order) or 0), "weight": float(g.value(node, RULE.weight) or 1),
+            "sources": self._provenance.for_subject(g, node),
+            "notes": sorted(str(n) for p in (RULE.note, SPAKG.curationNote) for n in g.objects(node, p)),
+        }
+
+    def _item(self, node: URIRef, owner: str) -> Item:
+        if node in self._items:
+            return self._items[node]
+        g = self._graph
+        if (node, RDF.type, RULE.FindingItem) in g:
+            item: Item = self._finding_item(node)
+        elif (node, RDF.type, RULE.ConclusionItem) in g:
+            target = g.value(node, RULE.conclusionOf)
+            if target not in self._items or not isinstance(self._items[target], Rule):
+                raise OntologyError(f"{local_name(str(node))} (in {owner}) refers to {target}, which is not a rule.",
+                                    entity=str(node))
+            item = ConclusionItem(**self._common(node), rule=self._items[target],  # type: ignore[arg-type]
+                                  accept_undetermined=_true(g.value(node, RULE.acceptUndetermined)))
+        elif (node, RDF.type, RULE.Group) in g:
+            item = Group(**self._common(node))
+            self._items[node] = item
+            self._fill_group(node, item)  # type: ignore[arg-type]
+        else:
+            raise OntologyError(f"{local_name(str(node))} (in {owner}) is not typed rule:FindingItem, "
+                                f"rule:ConclusionItem or rule:Group.", entity=str(node))
+        self._items[node] = item
+        return item
+
+    def _finding_item(self, node: URIRef) -> FindingItem:
+        g = self._graph
+        name = local_name(str(node))
+        concept_ref = g.value(node, RULE.finding)
+        concept = self._concepts.find(str(concept_ref)) if concept_ref is not None else None
+        if concept is None:
+            raise OntologyError(f"{name} looks at {concept_ref}, which is not a class of the ontology.", entity=str(node))
+        if concept.id not in self._facts.bit:
+            raise OntologyError(f"{name} looks at {concept.id}, which is not patient-observable "
+                                f"(not under a class marked spakg:patientObservable).", entity=str(node))
+        comparisons = []
+        for cmp in g.objects(node, RULE.compare):
+            quantity = g.value(cmp, RULE.quantity)
+            qname = local_name(str(quantity)) if quantity is not None else None
+            if qname not in self._facts.quantities:
+                raise OntologyError(f"{name} compares an unknown quantity {quantity}.", entity=str(node))
+            if concept.id not in self._facts.quantities[qname].applies_to:
+                raise OntologyError(f"{name} compares {qname}, which does not apply to {concept.id}.", entity=str(node))
+            ops = [(op, g.value(cmp, RULE[op])) for op in COMPARATORS if g.value(cmp, RULE[op]) is not None]
+            if len(ops) != 1:
+                raise OntologyError(f"{name}: each rule:compare needs exactly one of {', '.join(COMPARATORS)}.",
+                                    entity=str(node))
+            comparisons.append((qname, ops[0][0], float(ops[0][1])))
+        expects = g.value(node, RULE.expects)
+        if expects not in (None, RULE.Present, RULE.Absent):
+            raise OntologyError(f"{name}: rule:expects must be rule:Present or rule:Absent.", entity=str(node))
+        if comparisons and expects == RULE.Absent:
+            raise OntologyError(f"{name}: a comparison on an absent finding can never be met.", entity=str(node))
+        return FindingItem(
+            **self._common(node), concept=concept, bit=self._facts.bit[concept.id], index=self._facts.index[concept.id],
+            expects_present=expects != RULE.Absent, comparisons=tuple(sorted(comparisons)),
+            accept_unknown=_true(g.value(node, RULE.acceptUnknown)),
+        )
+
+    def _fill_group(self, node: URIRef, group: Group) -> None:
+        g = self._graph
+        group.requires = sorted((self._item(n, group.id) for n in g.objects(node, RULE.requires)), key=_sort_key)
+        group.items = sorted((self._item(n, group.id) for n in g.objects(node, RULE.item)), key=_sort_key)
+        if not group.items:
+            raise OntologyError(f"{group.id} has no rule:item.", entity=str(node))
+        threshold = g.value(node, RULE.threshold)
+        group.threshold = float(threshold) if threshold is not None else None
+        basis = g.value(node, RULE.thresholdBasis)
+        group.threshold_basis = str(basis) if basis is not None else None
+        if group.threshold is not None and not 0 < group.threshold <= group.total_weight:
+            raise OntologyError(f"{group.id} has threshold {group.threshold:g} but its items weigh "
+                                f"{group.total_weight:g} in all; no patient could meet it.", entity=str(node))
+
+    def _fill_rule(self, node: URIRef, rule: Rule) -> None:
+        g = self._graph
+        concludes = g.value(node, RULE.concludes)
+        concept = self._concepts.find(str(concludes)) if concludes is not None else None
+        if concept is None:
+            raise OntologyError(f"{rule.id} concludes {concludes}, which is not a class of the ontology.", entity=str(node))
+        rule.concludes = concept
+        rule.short_label = str(g.value(node, RULE.shortLabel) or rule.label)
+        rule.citations = sorted(str(c) for c in g.objects(node, DCTERMS.bibliographicCitation))
+        if not rule.sources:
+            raise OntologyError(f"{rule.id} has no source: give prov:wasDerivedFrom (a quote) or "
+                                f"dcterms:bibliographicCitation.", entity=str(node))
+
+    def _dependency_order(self) -> list[Rule]:
+        sorter = TopologicalSorter({r: r.depends_on() for r in self.rules.values()})
+        try:
+            order = list(sorter.static_order())
+        except CycleError as exc:
+            cycle = " → ".join(r.id for r in exc.args[1])
+            raise OntologyError(f"Rule cycle: {cycle}. A rule cannot depend on its own conclusion.") from None
+        return order
+
+    # ------------------------------------------------------------------ using
+    def get(self, ref: str) -> Rule:
+        key = local_name(ref.removeprefix("spakg:"))
+        rule = self.rules.get(key)
+        if rule is None:
+            raise UnknownRule(f"Unknown rule '{ref}'. Known rules: {', '.join(sorted(self.rules))}.", rule=ref)
+        return rule
+
+    def evaluate(self, facts: PatientFacts) -> list[Step]:
+        """One step per rule, in dependency order (a rule's inputs before the rule)."""
+        ev = Evaluation(facts)
+        return [rule.evaluate(ev) for rule in self.order]
+
+
+def _sort_key(item: Item) -> tuple[int, str]:
+    return (item.order, item.id)
+
+
+def _true(value: object) -> bool:
+    return isinstance(value, Literal) and value.toPython() is True
+
+
+__all__ = ["RuleBook"]
