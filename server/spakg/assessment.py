@@ -40,7 +40,12 @@ class Assessment:
     def __init__(self, knowledge: Knowledge, facts: PatientFacts) -> None:
         self.knowledge = knowledge
         self.facts = facts
-        self.steps: list[Step] = knowledge.rules.evaluate(facts)
+        self.evaluation, self.statuses = knowledge.rules.decide(facts)
+
+    @cached_property
+    def steps(self) -> list[Step]:
+        """One proof step per rule (built on first use from the statuses already decided)."""
+        return [rule.evaluate(self.evaluation) for rule in self.knowledge.rules.order]
 
     @property
     def patient_id(self) -> str | None:
@@ -79,7 +84,8 @@ class Assessment:
         Each candidate is tried as present and as absent (a quantity at each threshold the rules use, and either
         side of it); it settles a rule if some answer turns that rule MET or NOT_MET. Best first: most rules settled.
         """
-        undetermined = [s.item for s in self.steps if s.status == UNDETERMINED]
+        order = self.knowledge.rules.order
+        undetermined = [rule for rule, status in zip(order, self.statuses, strict=True) if status == UNDETERMINED]
         if not undetermined:
             return []
         space = self.knowledge.facts
@@ -105,8 +111,8 @@ class Assessment:
                     trial = space.patient([*_merge(stated, answer)], self.facts.patient_id)
                 except Exception:  # an answer that contradicts the facts is not a possible answer
                     continue
-                outcome = {s.item.id: s.status for s in rules.evaluate(trial)}
-                settled.extend(r for r in undetermined if outcome[r.id] != UNDETERMINED and r not in settled)  # type: ignore[union-attr]
+                outcome = dict(zip((r.id for r in order), rules.decide(trial)[1], strict=True))
+                settled.extend(r for r in undetermined if outcome[r.id] != UNDETERMINED and r not in settled)
             if settled:
                 concept = self.knowledge.concepts.get(cid)
                 questions.append(Question(concept, quantity, tuple(sorted(settled, key=lambda r: r.id))))  # type: ignore[arg-type]

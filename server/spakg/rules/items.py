@@ -27,19 +27,31 @@ COMPARATORS: dict[str, tuple[Callable[[float, float], bool], str]] = {
 
 
 class Step:
-    """One node of a proof: the item, its status, and what decided it."""
+    """One node of a proof: the item, its status, and what decided it.
 
-    __slots__ = ("children", "conclusion", "item", "met", "possible", "requires", "status")
+    A group's child steps are built on first access, from the same evaluation: finding steps are shared and group
+    steps memoised, so the lazily built children are exactly those that decided the status.
+    """
 
-    def __init__(self, item: Item, status: int, children: tuple[Step, ...] = (), requires: tuple[Step, ...] = (),
-                 met: float = 0, possible: float = 0, conclusion: Step | None = None) -> None:
+    __slots__ = ("_children", "_ev", "conclusion", "item", "met", "possible", "requires", "status")
+
+    def __init__(self, item: Item, status: int, requires: list[Step] | tuple = (), met: float = 0,
+                 possible: float = 0, conclusion: Step | None = None, ev: Evaluation | None = None) -> None:
         self.item = item
         self.status = status
-        self.children = children
         self.requires = requires
         self.met = met
         self.possible = possible
         self.conclusion = conclusion  # for a ConclusionItem: the referenced rule's step
+        self._ev = ev
+        self._children: list[Step] | None = None if ev is not None else []
+
+    @property
+    def children(self) -> list[Step]:
+        if self._children is None:
+            ev = self._ev
+            self._children = [i.evaluate(ev) for i in self.item.items]  # type: ignore[attr-defined]
+        return self._children
 
     @property
     def status_name(self) -> str:
@@ -47,13 +59,14 @@ class Step:
 
 
 class Evaluation:
-    """The state of one patient's evaluation: the facts and the memo of group steps."""
+    """One patient's evaluation: the facts, each group's (status, met, possible) by slot, and built steps."""
 
-    __slots__ = ("facts", "memo")
+    __slots__ = ("facts", "memo", "steps")
 
-    def __init__(self, facts: PatientFacts) -> None:
+    def __init__(self, facts: PatientFacts, slots: int) -> None:
         self.facts = facts
-        self.memo: dict[int, Step] = {}
+        self.memo: list[tuple[int, float, float] | None] = [None] * slots
+        self.steps: dict[int, Step] = {}
 
 
 @dataclass(eq=False)
@@ -68,7 +81,12 @@ class Item:
 
     kind = "ITEM"
 
+    def status(self, ev: Evaluation) -> int:  # pragma: no cover - abstract
+        """The item's status alone: the hot path, allocating nothing."""
+        raise NotImplementedError
+
     def evaluate(self, ev: Evaluation) -> Step:  # pragma: no cover - abstract
+        """The item's proof step (after or instead of ``status``; the result is the same)."""
         raise NotImplementedError
 
     def findings(self) -> list[Concept]:
@@ -89,14 +107,19 @@ class FindingItem(Item):
 
     def __post_init__(self) -> None:
         self._tests = tuple((q, COMPARATORS[op][0], v) for q, op, v in self.comparisons)
+        # A finding item's step depends on nothing but its status (the facts behind it are read when the proof
+        # is rendered), so the three possible steps are made once and shared: evaluating allocates nothing.
+        self._steps = (Step(self, NOT_MET), Step(self, UNDETERMINED), Step(self, MET))
+        if_present = MET if self.expects_present else NOT_MET
+        self._when_absent = self._steps[NOT_MET if self.expects_present else MET]
+        self._when_unknown = self._steps[MET if self.accept_unknown else UNDETERMINED]
+        self._when_present = None if self._tests and self.expects_present else self._steps[if_present]
 
-    def evaluate(self, ev: Evaluation) -> Step:
+    def status(self, ev: Evaluation) -> int:
         facts = ev.facts
         if facts.present & self.bit:
-            if not self.expects_present:
-                return Step(self, NOT_MET)
-            if not self._tests:
-                return Step(self, MET)
+            if self._when_present is not None:
+                return self._when_present.status
             values = facts.quantities.get(self.index)
             status = MET
             for quantity, test, threshold in self._tests:
@@ -104,11 +127,14 @@ class FindingItem(Item):
                 if value is None:
                     status = UNDETERMINED
                 elif not test(value, threshold):
-                    return Step(self, NOT_MET)
-            return Step(self, status)
+                    return NOT_MET
+            return status
         if facts.absent & self.bit:
-            return Step(self, NOT_MET if self.expects_present else MET)
-        return Step(self, MET if self.accept_unknown else UNDETERMINED)
+            return self._when_absent.status
+        return self._when_unknown.status
+
+    def evaluate(self, ev: Evaluation) -> Step:
+        return self._steps[self.status(ev)]
 
     def findings(self) -> list[Concept]:
         return [self.concept] if self.concept is not None else []
@@ -134,27 +160,65 @@ class Group(Item):
     def needed(self) -> float:
         return self.total_weight if self.threshold is None else self.threshold
 
-    def evaluate(self, ev: Evaluation) -> Step:
-        key = id(self)
-        step = ev.memo.get(key)
-        if step is not None:
-            return step
-        requires = tuple(r.evaluate(ev) for r in self.requires)
-        children = tuple(i.evaluate(ev) for i in self.items)
-        met = undetermined = 0.0
-        for child in children:
-            if child.status == MET:
-                met += child.item.weight
-            elif child.status == UNDETERMINED:
-                undetermined += child.item.weight
-        needed = self.needed
+    def status(self, ev: Evaluation) -> int:
+        return self._decide(ev)[0]
+
+    def _decide(self, ev: Evaluation) -> tuple[int, float, float]:
+        memo = ev.memo
+        found = memo[self.slot]
+        if found is not None:
+            return found
+        facts = ev.facts
+        present, absent = facts.present, facts.absent
+        # Plain finding items of weight 1 are counted in one go over the fact bit masks.
+        met = float((present & self._pos).bit_count() + (absent & self._neg).bit_count())
+        decided = met + (absent & self._pos).bit_count() + (present & self._neg).bit_count()
+        undetermined = self._n_simple - decided
+        for item, weight in self._complex:
+            status = item.status(ev)
+            if status == MET:
+                met += weight
+            elif status == UNDETERMINED:
+                undetermined += weight
+        needed = self._needed
         status = MET if met >= needed else NOT_MET if met + undetermined < needed else UNDETERMINED
-        for r in requires:
-            if r.status < status:
-                status = r.status
-        step = Step(self, status, children, requires, met, met + undetermined)
-        ev.memo[key] = step
+        for r in self._requires:
+            entry = r.status(ev)
+            if entry < status:
+                status = entry
+        found = memo[self.slot] = (status, met, met + undetermined)
+        return found
+
+    def evaluate(self, ev: Evaluation) -> Step:
+        step = ev.steps.get(self.slot)
+        if step is None:
+            status, met, possible = self._decide(ev)
+            requires = [r.evaluate(ev) for r in self._requires]
+            step = ev.steps[self.slot] = Step(self, status, requires, met, possible, ev=ev)
         return step
+
+    slot: int = -1  # index into Evaluation.memo, set by freeze()
+
+    def freeze(self, slot: int) -> None:
+        """Snapshot items, weights and threshold for the hot loop (called once after compiling)."""
+        self.slot = slot
+        self._requires = tuple(self.requires)
+        self._needed = self.needed
+        self._pos = self._neg = 0
+        self._n_simple = 0
+        complex_items = []
+        for item in self.items:
+            simple = (isinstance(item, FindingItem) and item.weight == 1 and not item.comparisons
+                      and not item.accept_unknown and not (item.bit & (self._pos | self._neg)))
+            if simple:
+                if item.expects_present:
+                    self._pos |= item.bit
+                else:
+                    self._neg |= item.bit
+                self._n_simple += 1
+            else:
+                complex_items.append((item, item.weight))
+        self._complex = tuple(complex_items)
 
     def findings(self) -> list[Concept]:
         out: list[Concept] = []
@@ -194,12 +258,12 @@ class ConclusionItem(Item):
 
     kind = "CONCLUSION"
 
+    def status(self, ev: Evaluation) -> int:
+        status = self.rule._decide(ev)[0]  # type: ignore[union-attr]
+        return MET if status == UNDETERMINED and self.accept_undetermined else status
+
     def evaluate(self, ev: Evaluation) -> Step:
-        inner = self.rule.evaluate(ev)  # type: ignore[union-attr]
-        status = inner.status
-        if status == UNDETERMINED and self.accept_undetermined:
-            status = MET
-        return Step(self, status, conclusion=inner)
+        return Step(self, self.status(ev), conclusion=self.rule.evaluate(ev))  # type: ignore[union-attr]
 
     def findings(self) -> list[Concept]:
         return self.rule.findings() if self.rule is not None else []

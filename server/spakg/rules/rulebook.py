@@ -38,6 +38,9 @@ class RuleBook:
             self._fill_group(node, self._items[node])  # type: ignore[arg-type]
             self._fill_rule(node, self.rules[local_name(str(node))])
         self.order = self._dependency_order()
+        self._groups = [item for item in self._items.values() if isinstance(item, Group)]
+        for slot, group in enumerate(self._groups):
+            group.freeze(slot)
         self.by_concept: dict[str, list[Rule]] = {}
         for rule in self.order:
             for concept in rule.findings():
@@ -157,9 +160,14 @@ class RuleBook:
             raise UnknownRule(f"Unknown rule '{ref}'. Known rules: {', '.join(sorted(self.rules))}.", rule=ref)
         return rule
 
+    def decide(self, facts: PatientFacts) -> tuple[Evaluation, list[int]]:
+        """Every rule's status, in dependency order; proof steps can then be read from the evaluation."""
+        ev = Evaluation(facts, len(self._groups))
+        return ev, [rule.status(ev) for rule in self.order]
+
     def evaluate(self, facts: PatientFacts) -> list[Step]:
-        """One step per rule, in dependency order (a rule's inputs before the rule)."""
-        ev = Evaluation(facts)
+        """One proof step per rule, in dependency order (a rule's inputs before the rule)."""
+        ev, _ = self.decide(facts)
         return [rule.evaluate(ev) for rule in self.order]
 
 
