@@ -34,7 +34,7 @@ class Span:
 
 _TERMINAL = (".", "!", ":")
 _SMALL_WORDS = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "is", "of", "on", "or", "the", "to", "vs", "with"}
-_SENTENCE_END = re.compile(r"(?<=[.?!])\s+(?=[A-Z(])")
+_SENTENCE_END = re.compile(r"(?<!\bvs\.)(?<=[.?!])\s+(?=[A-Z(])")
 
 
 def _is_title_case(line: str) -> bool:
