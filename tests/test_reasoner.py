@@ -1,0 +1,299 @@
+"""Issue 3: three-valued classification of patient facts against the ontology's rules, with proofs."""
+
+from __future__ import annotations
+
+import pytest
+from rdflib import Graph
+
+from spakg.assessment import Assessment
+from spakg.errors import ContradictoryFacts, InvalidValue, OntologyError, TooManyFindings, UnknownConcept
+from spakg.knowledge import Knowledge
+from spakg.namespaces import PROV, RDF, RULE
+from spakg.proof import assessment_dict, assessment_graph
+
+CHRONIC_YOUNG = {"concept": "BackPain", "ageAtOnset": 25, "durationMonths": 12}
+IBP_FEATURES = [{"concept": c} for c in ("InsidiousOnset", "ImprovementWithExercise", "WorseningWithRest", "NightPain")]
+
+
+def state(knowledge, findings, concept):
+    facts = knowledge.facts.patient(findings)
+    return facts.status_of(knowledge.facts.bit[concept])
+
+
+# ---------------------------------------------------------------- facts and the hierarchy
+def test_subclass_present_makes_superclass_present(knowledge):
+    assert state(knowledge, [{"concept": "CrohnsDisease"}], "InflammatoryBowelDisease") is True
+
+
+def test_superclass_absent_makes_subclasses_absent(knowledge):
+    assert state(knowledge, [{"concept": "InflammatoryBowelDisease", "present": False}], "CrohnsDisease") is False
+
+
+def test_subclass_absent_says_nothing_about_superclass(knowledge):
+    assert state(knowledge, [{"concept": "CrohnsDisease", "present": False}], "InflammatoryBowelDisease") is None
+
+
+def test_present_finding_makes_disjoint_classes_absent(knowledge):
+    assert state(knowledge, [{"concept": "ImprovementWithRest"}], "WorseningWithRest") is False
+
+
+def test_disjoint_findings_both_present_are_rejected_naming_both(knowledge):
+    with pytest.raises(ContradictoryFacts) as err:
+        knowledge.facts.patient([{"concept": "ImprovementWithRest"}, {"concept": "WorseningWithRest"}])
+    assert "ImprovementWithRest present" in err.value.message and "WorseningWithRest present" in err.value.message
+    assert err.value.code == "CONTRADICTORY_FACTS"
+
+
+def test_present_and_absent_through_the_hierarchy_is_rejected(knowledge):
+    with pytest.raises(ContradictoryFacts) as err:
+        knowledge.facts.patient([{"concept": "CrohnsDisease"}, {"concept": "InflammatoryBowelDisease", "present": False}])
+    assert "CrohnsDisease present" in err.value.message and "InflammatoryBowelDisease absent" in err.value.message
+
+
+def test_same_class_present_and_absent_is_rejected(knowledge):
+    with pytest.raises(ContradictoryFacts, match="both present and absent"):
+        knowledge.facts.patient([{"concept": "Psoriasis"}, {"concept": "Psoriasis", "present": False}])
+
+
+@pytest.mark.parametrize("finding, fragment", [
+    ({"concept": "BackPain", "ageAtOnset": -3}, "between 0 and 120"),
+    ({"concept": "BackPain", "durationMonths": -1}, "between 0"),
+    ({"concept": "MorningStiffness", "durationMinutes": 5000}, "between 0 and 1440"),
+    ({"concept": "Psoriasis", "ageAtOnset": 20}, "does not apply to Psoriasis"),
+    ({"concept": "BackPain", "present": False, "durationMonths": 4}, "marked absent"),
+    ({"concept": "BackPain", "ageAtOnset": float("nan")}, "finite number"),
+    ({"concept": "RheumatologyReferral"}, "not something a patient can have"),
+])
+def test_impossible_values_are_rejected_with_what_to_fix(knowledge, finding, fragment):
+    with pytest.raises(InvalidValue, match=fragment):
+        knowledge.facts.patient([finding])
+
+
+def test_unknown_concept_suggests_the_closest(knowledge):
+    with pytest.raises(UnknownConcept) as err:
+        knowledge.facts.patient([{"concept": "MorningStifness"}])
+    assert "MorningStiffness" in err.value.details["suggestions"]
+
+
+def test_too_many_findings(knowledge):
+    with pytest.raises(TooManyFindings):
+        knowledge.facts.patient([{"concept": "BackPain"}] * 500)
+
+
+def test_quantity_on_a_subclass_rides_up_to_the_class_the_rules_read(assess):
+    out = assess({"concept": "InflammatoryBackPain", "ageAtOnset": 25, "durationMonths": 12}, *IBP_FEATURES)
+    assert out["AsasIbpCriteria"] == "MET"
+
+
+# ---------------------------------------------------------------- each rule
+def test_asas_ibp_met_not_met_undetermined(assess):
+    assert assess(CHRONIC_YOUNG, *IBP_FEATURES)["AsasIbpCriteria"] == "MET"
+    assert assess(CHRONIC_YOUNG, {"concept": "ImprovementWithRest"}, {"concept": "SuddenOnset"},
+                  {"concept": "ImprovementWithExercise", "present": False})["AsasIbpCriteria"] == "NOT_MET"
+    assert assess(CHRONIC_YOUNG, {"concept": "InsidiousOnset"})["AsasIbpCriteria"] == "UNDETERMINED"
+    # entry: chronic back pain; 2 months is not chronic
+    assert assess({"concept": "BackPain", "ageAtOnset": 25, "durationMonths": 2}, *IBP_FEATURES)["AsasIbpCriteria"] == "NOT_MET"
+
+
+def test_berlin_two_of_four(assess):
+    assert assess(CHRONIC_YOUNG, {"concept": "MorningStiffness", "durationMinutes": 60},
+                  {"concept": "AlternatingButtockPain"})["BerlinIbpCriteria"] == "MET"
+    assert assess(CHRONIC_YOUNG, {"concept": "MorningStiffness", "durationMinutes": 10},
+                  {"concept": "AlternatingButtockPain"})["BerlinIbpCriteria"] == "UNDETERMINED"
+
+
+def test_calin_four_of_five(assess):
+    assert assess(CHRONIC_YOUNG, {"concept": "InsidiousOnset"}, {"concept": "MorningStiffness"})["CalinIbpCriteria"] == "MET"
+
+
+def test_article_patterns_and_the_mixed_pattern(assess):
+    mixed = assess({"concept": "BackPain"}, {"concept": "InsidiousOnset"}, {"concept": "ImprovementWithExercise"},
+                   {"concept": "NightPain"}, {"concept": "ImprovementWithRest"}, {"concept": "WorseningWithActivity"},
+                   {"concept": "MorningStiffness", "present": False})
+    assert mixed["ArticleInflammatoryPattern"] == mixed["ArticleMechanicalPattern"] == "MET"
+    assert mixed["ArticleMixedPattern"] == "MET"
+    mech = assess({"concept": "BackPain"}, {"concept": "SuddenOnset"}, {"concept": "ImprovementWithRest"},
+                  {"concept": "WorseningWithActivity"})
+    assert mech["ArticleMechanicalPattern"] == "MET" and mech["ArticleInflammatoryPattern"] != "MET"
+
+
+def test_asas_axspa_imaging_arm(assess):
+    out = assess(CHRONIC_YOUNG, {"concept": "SacroiliitisOnMRI"}, {"concept": "Uveitis"}, {"concept": "AnteriorUveitis"})
+    assert out["AsasAxialSpaCriteria"] == "MET"
+
+
+def test_asas_axspa_clinical_arm_and_ibp_as_a_feature_by_its_own_rule(assess):
+    out = assess(CHRONIC_YOUNG, *IBP_FEATURES, {"concept": "HLAB27Positive"}, {"concept": "Psoriasis"})
+    assert out["AsasIbpCriteria"] == "MET"
+    assert out["AsasAxialSpaCriteria"] == "MET"  # HLA-B27 + IBP (concluded) + psoriasis
+
+
+def test_asas_axspa_entry_onset_after_45_is_not_met(assess):
+    out = assess({"concept": "BackPain", "ageAtOnset": 50, "durationMonths": 12}, {"concept": "SacroiliitisOnMRI"},
+                 {"concept": "Psoriasis"})
+    assert out["AsasAxialSpaCriteria"] == "NOT_MET"
+
+
+def test_non_radiographic_vs_ankylosing_spondylitis(assess):
+    base = [CHRONIC_YOUNG, {"concept": "SacroiliitisOnMRI"}, {"concept": "Psoriasis"}]
+    nr = assess(*base, {"concept": "RadiographicSacroiliitis", "present": False})
+    assert nr["NonRadiographicAxialSpaRule"] == "MET" and nr["AnkylosingSpondylitisRule"] == "NOT_MET"
+    as_ = assess(*base, {"concept": "RadiographicSacroiliitis"})
+    assert as_["AnkylosingSpondylitisRule"] == "MET" and as_["NonRadiographicAxialSpaRule"] == "NOT_MET"
+    unknown_xray = assess(*base)
+    assert unknown_xray["NonRadiographicAxialSpaRule"] == unknown_xray["AnkylosingSpondylitisRule"] == "UNDETERMINED"
+
+
+def test_modified_new_york(assess):
+    assert assess({"concept": "RadiographicSacroiliitis"}, {"concept": "LimitedChestExpansion"})["ModifiedNewYorkCriteria"] == "MET"
+    assert assess({"concept": "RadiographicSacroiliitis", "present": False})["ModifiedNewYorkCriteria"] == "NOT_MET"
+
+
+def test_article_referral_each_trigger(assess):
+    assert assess({"concept": "BackPain"}, {"concept": "NightPain"})["ArticleReferralAdvice"] == "MET"
+    assert assess({"concept": "BackPain"}, {"concept": "CrohnsDisease"})["ArticleReferralAdvice"] == "MET"
+    assert assess({"concept": "BackPain", "durationMonths": 6}, {"concept": "ElevatedCRP", "present": False})[
+        "ArticleReferralAdvice"] == "MET"
+    assert assess({"concept": "BackPain", "present": False})["ArticleReferralAdvice"] == "NOT_MET"
+
+
+def test_asas_referral(assess):
+    assert assess(CHRONIC_YOUNG, {"concept": "Enthesitis"})["AsasReferralRecommendation"] == "MET"
+
+
+def test_mri_advice(assess):
+    out = assess({"concept": "BackPain"}, {"concept": "InsidiousOnset"}, {"concept": "NightPain"})
+    assert out["MriSacroiliacJointsAdvice"] == "MET"  # pattern undetermined, X-ray not done
+    assert assess({"concept": "BackPain"}, {"concept": "InsidiousOnset"}, {"concept": "NightPain"},
+                  {"concept": "RadiographicSacroiliitis"})["MriSacroiliacJointsAdvice"] == "NOT_MET"
+    assert assess({"concept": "BackPain"})["MriSacroiliacJointsAdvice"] == "UNDETERMINED"  # no feature known yet
+
+
+# ---------------------------------------------------------------- clinical honesty
+CLASSIFYING = ("AsasAxialSpaCriteria", "NonRadiographicAxialSpaRule", "AnkylosingSpondylitisRule",
+               "ModifiedNewYorkCriteria", "AsasIbpCriteria", "BerlinIbpCriteria", "CalinIbpCriteria")
+
+
+def test_hla_b27_alone_classifies_nothing(assess):
+    out = assess({"concept": "HLAB27Positive"})
+    assert [r for r, s in out.items() if s == "MET"] == []
+    with_pain = assess(CHRONIC_YOUNG, {"concept": "HLAB27Positive"})
+    assert all(with_pain[r] != "MET" for r in CLASSIFYING)
+
+
+@pytest.mark.parametrize("negative", ["HLAB27Positive", "ElevatedCRP"])
+def test_negative_hla_b27_or_normal_bloods_never_make_a_rule_fail_on_their_own(assess, negative):
+    baseline = assess(CHRONIC_YOUNG)
+    with_negative = assess(CHRONIC_YOUNG, {"concept": negative, "present": False})
+    for rule, status in with_negative.items():
+        if status == "NOT_MET":
+            assert baseline[rule] == "NOT_MET", f"{negative} absent alone made {rule} fail"
+
+
+def test_unknown_is_never_read_as_absent(knowledge, assess):
+    assert set(assess().values()) == {"UNDETERMINED"}
+    # nothing stated about rest: "no improvement with rest" stays undetermined, never met
+    a = Assessment(knowledge, knowledge.facts.patient([CHRONIC_YOUNG, {"concept": "InsidiousOnset"}]))
+    d = {i["rule"]: i for i in assessment_dict(a)["inferences"]}
+    items = {i["item"]: i for i in d["AsasIbpCriteria"]["explanation"]["items"]}
+    assert items["AsasIbp-noImprovementWithRest"]["status"] == "UNDETERMINED"
+    assert items["AsasIbp-noImprovementWithRest"]["finding"]["state"] == "unknown"
+    assert d["AsasIbpCriteria"]["status"] == "UNDETERMINED"
+
+
+def test_every_assessment_carries_the_articles_disclaimer(knowledge):
+    d = assessment_dict(Assessment(knowledge, knowledge.facts.patient([CHRONIC_YOUNG])))
+    assert d["disclaimer"].startswith("Please note, these posts are for general information only")
+    assert d["disclaimer"] in knowledge.article.text
+    assert "not a diagnosis" in d["note"]
+
+
+# ---------------------------------------------------------------- proofs
+def test_proof_names_facts_nested_conclusions_and_sources(knowledge):
+    a = Assessment(knowledge, knowledge.facts.patient([CHRONIC_YOUNG, *IBP_FEATURES, {"concept": "HLAB27Positive"},
+                                                       {"concept": "Psoriasis"}], "p1"))
+    d = {i["rule"]: i for i in assessment_dict(a)["inferences"]}
+    ibp = d["AsasIbpCriteria"]
+    assert ibp["summary"].startswith("Inflammatory back pain by ASAS criteria: met — 5 of 5 items met (needs 4)")
+    assert ibp["explanation"]["sources"][0]["citation"].startswith("Sieper J")
+    rest = next(i for i in ibp["explanation"]["items"] if i["item"] == "AsasIbp-noImprovementWithRest")
+    assert rest["status"] == "MET"
+    assert rest["finding"]["statedBy"] == [{"concept": "WorseningWithRest", "present": True}]  # via disjointness
+    axspa = d["AsasAxialSpaCriteria"]["explanation"]
+    clinical = next(i for i in axspa["items"] if i["item"] == "AsasAxSpa-clinicalArm")
+    features = next(i for i in clinical["items"] if i["item"] == "AsasSpaFeaturesOtherThanHlaB27")
+    ibp_feature = next(i for i in features["items"] if i["item"] == "SpaFeature-ibp")
+    nested = next(i for i in ibp_feature["items"] if i["kind"] == "CONCLUSION")
+    assert nested["inference"]["rule"] == "AsasIbpCriteria" and nested["inference"]["status"] == "MET"
+    article = d["ArticleInflammatoryPattern"]["explanation"]["sources"][0]
+    assert knowledge.article.text[article["start"]:article["end"]] == article["quote"]
+
+
+def test_proof_as_prov_o(knowledge):
+    a = Assessment(knowledge, knowledge.facts.patient([CHRONIC_YOUNG, *IBP_FEATURES], "p1"))
+    g = Graph().parse(data=assessment_graph(a).serialize(format="turtle"), format="turtle")
+    inferences = set(g.subjects(RDF.type, RULE.Inference))
+    assert len(inferences) == len(knowledge.rules.rules)
+    assert len(list(g.objects(None, PROV.wasDerivedFrom))) > 5
+    assert any(True for _ in g.subject_objects(PROV.hadPrimarySource))
+
+
+def test_next_questions_rank_what_would_settle_most_rules(knowledge):
+    a = Assessment(knowledge, knowledge.facts.patient([{"concept": "BackPain"}]))
+    questions = a.next_questions
+    assert questions and all(q.settles for q in questions)
+    assert [len(q.settles) for q in questions] == sorted((len(q.settles) for q in questions), reverse=True)
+    assert ("BackPain", "durationMonths") in [(q.concept.id, q.quantity) for q in questions]
+    assert all(knowledge.facts.patient([{"concept": "BackPain"}]).status_of(knowledge.facts.bit[q.concept.id]) is None
+               for q in questions if q.quantity is None)
+
+
+def test_rdf_facts_give_the_same_answer_as_json(knowledge, assess):
+    turtle = """@prefix pt: <https://w3id.org/spakg/patient/> . @prefix spakg: <https://w3id.org/spakg/> .
+    [] a pt:Patient ; pt:id "t1" ; pt:hasFinding
+        [ pt:concept spakg:BackPain ; pt:ageAtOnset 25 ; pt:durationMonths 12 ],
+        [ pt:concept spakg:InsidiousOnset ], [ pt:concept spakg:ImprovementWithExercise ],
+        [ pt:concept spakg:WorseningWithRest ], [ pt:concept spakg:NightPain ],
+        [ pt:concept spakg:Psoriasis ; pt:present false ] ."""
+    (facts,) = knowledge.facts.patients_from_rdf(turtle, "turtle")
+    via_rdf = Assessment(knowledge, facts).statuses
+    via_json = Assessment(knowledge, knowledge.facts.patient(
+        [CHRONIC_YOUNG, *IBP_FEATURES, {"concept": "Psoriasis", "present": False}])).statuses
+    assert facts.patient_id == "t1" and via_rdf == via_json
+
+
+# ---------------------------------------------------------------- knowledge engineer
+def test_threshold_edit_in_the_ontology_changes_behaviour_without_code(ontology_copy):
+    patient = [CHRONIC_YOUNG, {"concept": "InsidiousOnset"}, {"concept": "ImprovementWithExercise"},
+               {"concept": "NightPain"}, {"concept": "ImprovementWithRest"}]  # 4 of 5
+    before = Knowledge.load(ontology_copy)
+    assert Assessment(before, before.facts.patient(patient)).statuses[before.rules.order.index(before.rules.get("AsasIbpCriteria"))] == 2
+    rules = ontology_copy / "rules.ttl"
+    text = rules.read_text(encoding="utf-8")
+    rules.write_text(text.replace("rule:threshold 4 ;\n    rule:thresholdBasis \"publication: IBP if",
+                                  "rule:threshold 5 ;\n    rule:thresholdBasis \"publication: IBP if"), encoding="utf-8")
+    after = Knowledge.load(ontology_copy)
+    rule = after.rules.get("AsasIbpCriteria")
+    assert rule.needed == 5
+    assert Assessment(after, after.facts.patient(patient)).statuses[after.rules.order.index(rule)] == 0
+
+
+def test_rule_cycle_is_rejected_at_load_time(ontology_copy):
+    (ontology_copy / "cycle.ttl").write_text("""@prefix spakg: <https://w3id.org/spakg/> .
+@prefix rule: <https://w3id.org/spakg/rule/> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix dcterms: <http://purl.org/dc/terms/> .
+spakg:LoopA a rule:Rule ; rdfs:label "A" ; rule:concludes spakg:BackPain ; dcterms:bibliographicCitation "x" ;
+    rule:item [ a rule:ConclusionItem ; rdfs:label "b" ; rule:conclusionOf spakg:LoopB ] .
+spakg:LoopB a rule:Rule ; rdfs:label "B" ; rule:concludes spakg:BackPain ; dcterms:bibliographicCitation "x" ;
+    rule:item [ a rule:ConclusionItem ; rdfs:label "a" ; rule:conclusionOf spakg:LoopA ] .
+""", encoding="utf-8")
+    with pytest.raises(OntologyError, match="Rule cycle"):
+        Knowledge.load(ontology_copy)
+
+
+def test_unreachable_threshold_is_rejected_at_load_time(ontology_copy):
+    rules = ontology_copy / "rules.ttl"
+    rules.write_text(rules.read_text(encoding="utf-8").replace("rule:threshold 4 ;", "rule:threshold 9 ;", 1),
+                     encoding="utf-8")
+    with pytest.raises(OntologyError, match="no patient could meet it"):
+        Knowledge.load(ontology_copy)
