@@ -1,0 +1,176 @@
+"""The starlette application: /graphql, /healthz, /ontology (content-negotiated) and /sparql (read-only)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from rdflib.plugins.sparql import prepareQuery
+from rdflib.plugins.sparql.parser import parseUpdate
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..knowledge import Knowledge
+from .limits import Limits
+from .schema import schema
+from .view import SpakgGraphQL
+
+RDF_FORMATS = {  # media type -> rdflib format
+    "text/turtle": "turtle",
+    "application/rdf+xml": "xml",
+    "application/ld+json": "json-ld",
+    "application/n-triples": "nt",
+}
+
+
+@dataclass
+class KnowledgeHolder:
+    """The knowledge being served; a reload swaps ``current`` atomically, a refused edit sets ``last_error``."""
+
+    current: Knowledge
+    last_error: str | None = None
+    serialized: dict[str, str] = field(default_factory=dict)
+
+
+def error_body(message: str, code: str) -> dict:
+    return {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+class BodyLimit:
+    """Refuses request bodies over the limit with 413 and a GraphQL-shaped error, before anything parses them."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> dict:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(error_body(
+            f"Request body is larger than {self.max_bytes} bytes; send fewer patients or findings per request.",
+            "PAYLOAD_TOO_LARGE"), status_code=413)
+        await response(scope, receive, send)
+
+
+def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
+               holder: KnowledgeHolder | None = None) -> Starlette:
+    limits = limits or Limits()
+    holder = holder or KnowledgeHolder(knowledge or Knowledge.load(max_findings=limits.max_findings))
+    holder.current.facts.max_findings = limits.max_findings
+
+    def context() -> dict:
+        return {"knowledge": lambda: holder.current, "last_reload_error": lambda: holder.last_error}
+
+    graphql = SpakgGraphQL(schema.graphql_schema, context, limits)
+
+    async def healthz(request: Request) -> JSONResponse:
+        k = holder.current
+        return JSONResponse({"status": "ok", "ontologyVersion": k.version, "ontologyHash": k.content_hash,
+                             "classes": len(k.concepts), "rules": len(k.rules.rules),
+                             "lastReloadError": holder.last_error})
+
+    async def ontology(request: Request) -> Response:
+        wanted = request.query_params.get("format")
+        media = next((m for m, f in RDF_FORMATS.items() if wanted in (m, f)), None) if wanted else None
+        if media is None:
+            accept = request.headers.get("accept", "text/turtle")
+            media = next((m for m in RDF_FORMATS if m in accept), "text/turtle")
+        k = holder.current
+        key = f"{k.content_hash}:{media}"
+        if key not in holder.serialized:
+            holder.serialized.clear() if len(holder.serialized) > 8 else None
+            holder.serialized[key] = k.graph.serialize(format=RDF_FORMATS[media])
+        return Response(holder.serialized[key], media_type=media,
+                        headers={"ETag": f'"{k.content_hash}"', "Vary": "Accept"})
+
+    async def sparql(request: Request) -> Response:
+        if request.method == "GET":
+            text = request.query_params.get("query")
+        elif request.headers.get("content-type", "").startswith("application/sparql-query"):
+            text = (await request.body()).decode("utf-8", "replace")
+        else:
+            text = (await request.form()).get("query")  # type: ignore[assignment]
+        if request.query_params.get("update") or (request.method == "POST" and "update" in (await request.form())):
+            return JSONResponse(error_body("SPARQL UPDATE is refused: this endpoint is read-only.", "UPDATE_REFUSED"), 403)
+        if not text:
+            return JSONResponse(error_body("Give a SPARQL query in the 'query' parameter.", "BAD_REQUEST"), 400)
+        try:
+            prepared = _prepare(text)
+        except Exception as exc:
+            if _is_update(text):
+                return JSONResponse(error_body("SPARQL UPDATE is refused: this endpoint is read-only.", "UPDATE_REFUSED"), 403)
+            return JSONResponse(error_body(f"The SPARQL query does not parse: {exc}", "SPARQL_PARSE_FAILED"), 400)
+        graph = holder.current.graph
+        try:
+            result = await asyncio.wait_for(asyncio.to_thread(lambda: graph.query(prepared)),
+                                            timeout=limits.sparql_timeout_seconds)
+        except TimeoutError:
+            return JSONResponse(error_body(
+                f"The SPARQL query ran longer than {limits.sparql_timeout_seconds:g} s and was abandoned; "
+                f"narrow it (add patterns or a LIMIT).", "QUERY_TIMEOUT"), 503)
+        if result.type in ("SELECT", "ASK"):
+            return Response(result.serialize(format="json"), media_type="application/sparql-results+json")
+        return Response(result.serialize(format="turtle"), media_type="text/turtle")
+
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/healthz", healthz),
+        Route("/ontology", ontology),
+        Route("/sparql", sparql, methods=["GET", "POST"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.holder = holder
+    app.state.graphql = graphql
+    return BodyLimit(app, limits.max_body_bytes)  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=256)
+def _prepare(text: str):
+    return prepareQuery(text)
+
+
+def _is_update(text: str) -> bool:
+    try:
+        parseUpdate(text)
+    except Exception:
+        return False
+    return True
+
+
+__all__ = ["KnowledgeHolder", "create_app"]

@@ -1,0 +1,132 @@
+"""The ``spakg`` command: serve, assess, quote, bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import SpakgError
+
+
+def _knowledge(args):
+    from .knowledge import Knowledge
+
+    return Knowledge.load(args.ontology)
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from .api.app import create_app
+    from .api.limits import Limits
+
+    app = create_app(_knowledge(args), Limits())
+    print(f"spakg serving http://{args.host}:{args.port}/graphql", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    return 0
+
+
+def _read_patients(knowledge, source: str):
+    text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    stripped = text.lstrip()
+    suffix = "" if source == "-" else Path(source).suffix.lower()
+    if suffix in (".ttl", ".turtle") or (not stripped.startswith(("{", "[")) and suffix != ".jsonl"):
+        return knowledge.facts.patients_from_rdf(text, "turtle")
+    if suffix == ".jsonld" or '"@context"' in stripped[:2000]:
+        return knowledge.facts.patients_from_rdf(text, "json-ld")
+    if suffix == ".jsonl" or "\n{" in stripped:
+        records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    else:
+        data = json.loads(text)
+        records = data if isinstance(data, list) else [data]
+    return (knowledge.facts.patient(r.get("findings", []), r.get("id")) for r in records)
+
+
+def cmd_assess(args) -> int:
+    from .assessment import Assessment
+    from .proof import assessment_dict, assessment_graph
+
+    knowledge = _knowledge(args)
+    patients = list(_read_patients(knowledge, args.file))
+    show_progress = sys.stderr.isatty() and len(patients) > 1
+    for n, facts in enumerate(patients, 1):
+        a = Assessment(knowledge, facts)
+        if args.format == "turtle":
+            sys.stdout.write(assessment_graph(a).serialize(format="turtle"))
+        else:
+            out = assessment_dict(a)
+            print(json.dumps(out, ensure_ascii=False, indent=None if len(patients) > 1 else 2))
+        if show_progress:
+            done = int(30 * n / len(patients))
+            print(f"\r[{'#' * done}{'.' * (30 - done)}] {n}/{len(patients)}", end="", file=sys.stderr)
+    if show_progress:
+        print(file=sys.stderr)
+    return 0
+
+
+def cmd_quote(args) -> int:
+    from .article import Article
+    from .quotes import evidence_turtle
+
+    article = Article.load()
+    count = article.occurrences(args.text)
+    if count > 1 and args.occurrence == 1:
+        print(f"# note: the quote occurs {count} times; this is the first (use --occurrence N)", file=sys.stderr)
+    print(evidence_turtle(article, args.id, args.text, args.occurrence))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import run
+
+    run(args)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="spakg", description="Spondyloarthritis knowledge graph")
+    parser.add_argument("--ontology", type=Path, default=None, help="ontology directory (default: the embedded one)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the GraphQL API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=cmd_serve)
+
+    assess = sub.add_parser("assess", help="assess patients from a file (Turtle, JSON-LD, JSON or JSON lines; - for stdin)")
+    assess.add_argument("file")
+    assess.add_argument("--format", choices=["json", "turtle"], default="json", help="turtle: the PROV-O proof")
+    assess.set_defaults(func=cmd_assess)
+
+    quote = sub.add_parser("quote", help="print a provenance resource (with offsets) for a verbatim quote of the article")
+    quote.add_argument("id", help="local name for the quote resource, e.g. q-my-quote")
+    quote.add_argument("text")
+    quote.add_argument("--occurrence", type=int, default=1)
+    quote.set_defaults(func=cmd_quote)
+
+    bench = sub.add_parser("bench", help="benchmark the reasoner against owlrl and HermiT, and the running server")
+    bench.add_argument("--patients", type=int, default=20000)
+    bench.add_argument("--baseline-patients", type=int, default=3)
+    bench.add_argument("--server", default=None, help="URL of a running spakg server to load-test, e.g. http://127.0.0.1:8000")
+    bench.add_argument("--requests", type=int, default=2000)
+    bench.set_defaults(func=cmd_bench)
+
+    # both `spakg --ontology DIR serve` and `spakg serve --ontology DIR` work
+    for p in (serve, assess, bench):
+        p.add_argument("--ontology", type=Path, default=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except SpakgError as err:
+        print(f"error [{err.code}]: {err.message}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
