@@ -21,13 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 ARTICLE_SHA256 = "4ffbac4d6e41046562b0554aac4de23e9e0ae04143c71bbe3e16dd91b0f6e2d8"
 
-REQUIRED = """BackPain InflammatoryBackPain MechanicalBackPain InsidiousOnset SuddenOnset MorningStiffness
-ImprovementWithExercise ImprovementWithRest WorseningWithRest WorseningWithActivity NightPain AlternatingButtockPain
-Psoriasis InflammatoryBowelDisease CrohnsDisease UlcerativeColitis Uveitis AnteriorUveitis Enthesitis HeelEnthesitis
-PeripheralArthritis Dactylitis FamilyHistoryOfSpondyloarthritis GoodResponseToNSAIDs HLAB27Positive ElevatedCRP
-SacroiliitisOnMRI RadiographicSacroiliitis LimitedLumbarSpineMotion LimitedChestExpansion Spondyloarthritis
-AxialSpondyloarthritis NonRadiographicAxialSpondyloarthritis AnkylosingSpondylitis PsoriaticArthritis
-PsoriaticArthritisWithSpinalInvolvement RheumatologyReferral""".split()
+REQUIRED = ["BackPain", "InflammatoryBackPain", "MechanicalBackPain", "InsidiousOnset", "SuddenOnset", "MorningStiffness", "ImprovementWithExercise", "ImprovementWithRest", "WorseningWithRest", "WorseningWithActivity", "NightPain", "AlternatingButtockPain", "Psoriasis", "InflammatoryBowelDisease", "CrohnsDisease", "UlcerativeColitis", "Uveitis", "AnteriorUveitis", "Enthesitis", "HeelEnthesitis", "PeripheralArthritis", "Dactylitis", "FamilyHistoryOfSpondyloarthritis", "GoodResponseToNSAIDs", "HLAB27Positive", "ElevatedCRP", "SacroiliitisOnMRI", "RadiographicSacroiliitis", "LimitedLumbarSpineMotion", "LimitedChestExpansion", "Spondyloarthritis", "AxialSpondyloarthritis", "NonRadiographicAxialSpondyloarthritis", "AnkylosingSpondylitis", "PsoriaticArthritis", "PsoriaticArthritisWithSpinalInvolvement", "RheumatologyReferral"]
 
 
 def test_seed_is_the_shared_article_byte_for_byte():

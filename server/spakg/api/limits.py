@@ -13,9 +13,11 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
+    IntValueNode,
     OperationDefinitionNode,
     ValidationContext,
     ValidationRule,
+    VariableNode,
 )
 
 
@@ -29,6 +31,7 @@ class Limits:
     max_findings: int = 200
     sparql_timeout_seconds: float = 5.0
     query_cache_size: int = 512
+    max_page: int = 100           # the largest `first` a connection accepts
 
 
 def limits_rule(limits: Limits) -> type[ValidationRule]:
@@ -60,6 +63,7 @@ def limits_rule(limits: Limits) -> type[ValidationRule]:
             for sel in selection_set.selections:
                 if isinstance(sel, FieldNode):
                     d, c, a = self._measure(sel.selection_set, depth + 1, seen)
+                    c *= self._page_size(sel)  # a page of n nodes costs n times its selection
                     deepest, cost, aliases = max(deepest, d), cost + 1 + c, aliases + a + (sel.alias is not None)
                 elif isinstance(sel, InlineFragmentNode):
                     d, c, a = self._measure(sel.selection_set, depth, seen)
@@ -74,5 +78,16 @@ def limits_rule(limits: Limits) -> type[ValidationRule]:
                 if cost > limits.max_cost * 4:  # stop walking a runaway document early
                     break
             return deepest, cost, aliases
+
+        def _page_size(self, field: FieldNode) -> int:
+            for arg in field.arguments or ():
+                if arg.name.value == "first":
+                    value = arg.value
+                    if isinstance(value, IntValueNode):
+                        return max(1, int(value.value))
+                    if isinstance(value, VariableNode):
+                        # Documents are validated once and cached, before variables are known: cost the largest page.
+                        return limits.max_page
+            return 1
 
     return QueryLimits

@@ -6,15 +6,17 @@ import base64
 
 import graphene
 
-from ..assessment import CLASSIFICATION_NOTE, Assessment as AssessmentModel
+from ..assessment import CLASSIFICATION_NOTE
+from ..assessment import Assessment as AssessmentModel
 from ..concepts import Concept as ConceptModel
-from ..errors import InvalidValue, UnknownConcept
+from ..errors import InvalidValue
 from ..facts import QUANTITY_NAMES
 from ..knowledge import Knowledge
-from ..rules import ConclusionItem, FindingItem, Group, Item, Rule as RuleModel, Step
+from ..rules import ConclusionItem, FindingItem, Group, Item, Step
+from ..rules import Rule as RuleModel
 from ..rules.items import COMPARATORS, STATUS_NAMES
 
-MAX_PAGE = 100
+MAX_PAGE = 100  # keep equal to Limits.max_page, which costs a variable `first` at this size
 
 
 def kb(info) -> Knowledge:
@@ -171,7 +173,9 @@ class Rule(graphene.ObjectType):
     iri = graphene.String(required=True)
     label = graphene.String(required=True)
     short_label = graphene.String(required=True)
-    kind = graphene.String(required=True, description="ClassificationCriteria, ArticlePattern, ArticleDefinition, ReferralAdvice or InvestigationAdvice")
+    kind = graphene.String(
+        required=True,
+        description="ClassificationCriteria, ArticlePattern, ArticleDefinition, ReferralAdvice or InvestigationAdvice")
     concludes = graphene.Field(Concept, required=True)
     threshold = graphene.Int(description="k in k-of-n (item weight); null means all items")
     threshold_basis = graphene.String(description="The publication's threshold, or the curators' decision and why")
@@ -198,8 +202,9 @@ class Rule(graphene.ObjectType):
 class FindingUse(graphene.ObjectType):
     concept = graphene.Field(Concept, required=True)
     state = graphene.String(required=True, description="PRESENT, ABSENT or UNKNOWN for this patient")
-    stated_by = graphene.List(graphene.NonNull(lambda: StatedFinding), required=True,
-                              description="The patient's own findings that made the state known (directly or through the hierarchy or disjointness)")
+    stated_by = graphene.List(
+        graphene.NonNull(lambda: StatedFinding), required=True,
+        description="The patient's own findings that made the state known (directly, or through the hierarchy or disjointness)")
     values = graphene.List(graphene.NonNull(lambda: QuantityValue), required=True)
     unknown_counts_as_met = graphene.Boolean(required=True)
 
@@ -423,7 +428,8 @@ class Query(graphene.ObjectType):
     ontology = graphene.Field(OntologyInfo, required=True)
     path = graphene.List(graphene.NonNull(PathStep), source=graphene.ID(required=True, name="from"),
                          target=graphene.ID(required=True, name="to"),
-                         description="Shortest chain of relations between two concepts (either direction, subclass links included); null if none")
+                         description="Shortest chain of relations between two concepts "
+                                     "(either direction, subclass links included); null if none")
 
     @staticmethod
     def resolve_assess(root, info, patient):
