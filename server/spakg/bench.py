@@ -126,12 +126,14 @@ def bench_server(base: str, n: int, cohort: list[list[dict]]) -> dict:
     import httpx
 
     assess = ("query($p: PatientInput!) { assess(patient: $p) { disclaimer inferences { rule { id } status explanation { "
-              "summary items { item { id label } status finding { state } items { item { id } status } } sources { quote start end } } } } }")
+              "summary items { item { id label } status finding { state } items { item { id } status } } "
+              "sources { quote start end } } } } }")
     concept = '{ concept(id: "MorningStiffness") { id label definition parents { id } related { label target { id } } } }'
     out = {}
     with httpx.Client(base_url=base, timeout=30) as client:
-        for name, make in (("assess", lambda i: {"query": assess, "variables": {"p": {"findings": cohort[i % len(cohort)]}}}),
-                           ("concept", lambda i: {"query": concept})):
+        requests = (("assess", lambda i: {"query": assess, "variables": {"p": {"findings": cohort[i % len(cohort)]}}}),
+                    ("concept", lambda i: {"query": concept}))
+        for name, make in requests:
             for i in range(50):  # warm up (and fill the parse cache)
                 client.post("/graphql", json=make(i))
             latencies = []
@@ -157,8 +159,9 @@ def run(args) -> None:
     print(f"ontology load + compile: {load * 1e3:.0f} ms ({len(k.graph)} triples, {len(k.concepts)} classes, "
           f"{len(k.rules.rules)} rules)")
     r = bench_reasoner(k, cohort)
-    print(f"spakg, one core, {len(cohort)} patients: {r['status']:,.0f} patients/s (all rule outcomes, proofs built on demand); "
-          f"{r['proof']:,.0f} patients/s with the full proof tree built ({r['steps_per_patient']:.0f} proof steps each)")
+    print(f"spakg, one core, {len(cohort)} patients: {r['status']:,.0f} patients/s (all rule outcomes, proofs built "
+          f"on demand); {r['proof']:,.0f} patients/s with the full proof tree built "
+          f"({r['steps_per_patient']:.0f} proof steps each)")
     base = cohort[: args.baseline_patients]
     owlrl_s = bench_owlrl(k, base)
     print(f"owlrl OWL-RL closure (hierarchy + disjointness only), {len(base)} patients: {owlrl_s * 1e3:,.0f} ms/patient "
