@@ -8,7 +8,7 @@ from functools import cached_property
 from .concepts import Concept
 from .facts import PatientFacts
 from .knowledge import Knowledge
-from .rules import MET, NOT_MET, UNDETERMINED, ConclusionItem, FindingItem, Group, Rule, Step
+from .rules import MET, NOT_MET, UNDETERMINED, FindingItem, Rule, Step
 
 CLASSIFICATION_NOTE = (
     "Classification criteria are not a diagnosis. HLA-B27 alone decides nothing; normal blood tests or a negative "
@@ -92,7 +92,7 @@ class Assessment:
         stated = [(c.id, f) for c, f in self.facts.findings]
         candidates: dict[tuple[str, str | None], list[dict]] = {}
         for rule in undetermined:
-            for item in _finding_items(rule):
+            for item in rule.finding_items():
                 state = self.facts.status_of(item.bit)
                 cid = item.concept.id  # type: ignore[union-attr]
                 if state is None and (cid, None) not in candidates:
@@ -118,20 +118,6 @@ class Assessment:
                 questions.append(Question(concept, quantity, tuple(sorted(settled, key=lambda r: r.id))))  # type: ignore[arg-type]
         questions.sort(key=lambda q: (-len(q.settles), q.concept.id, q.quantity or ""))
         return questions
-
-
-def _finding_items(group: Group) -> list[FindingItem]:
-    out: list[FindingItem] = []
-    stack = [*group.requires, *group.items]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, FindingItem):
-            out.append(item)
-        elif isinstance(item, ConclusionItem) and item.rule is not None:
-            stack.extend([*item.rule.requires, *item.rule.items])
-        elif isinstance(item, Group):
-            stack.extend([*item.requires, *item.items])
-    return out
 
 
 def _around(threshold: float, space, quantity: str) -> list[float]:

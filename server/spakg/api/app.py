@@ -114,19 +114,21 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
         k = holder.current
         key = f"{k.content_hash}:{media}"
         if key not in holder.serialized:
-            holder.serialized.clear() if len(holder.serialized) > 8 else None
+            if len(holder.serialized) > 8:  # older versions' serializations after reloads
+                holder.serialized.clear()
             holder.serialized[key] = k.graph.serialize(format=RDF_FORMATS[media])
         return Response(holder.serialized[key], media_type=media,
                         headers={"ETag": f'"{k.content_hash}"', "Vary": "Accept"})
 
     async def sparql(request: Request) -> Response:
-        if request.method == "GET":
-            text = request.query_params.get("query")
-        elif request.headers.get("content-type", "").startswith("application/sparql-query"):
-            text = (await request.body()).decode("utf-8", "replace")
-        else:
-            text = (await request.form()).get("query")  # type: ignore[assignment]
-        if request.query_params.get("update") or (request.method == "POST" and "update" in (await request.form())):
+        params: dict = dict(request.query_params)
+        if request.method == "POST":
+            if request.headers.get("content-type", "").startswith("application/sparql-query"):
+                params["query"] = (await request.body()).decode("utf-8", "replace")
+            else:
+                params.update(await request.form())
+        text = params.get("query")
+        if "update" in params:
             return JSONResponse(error_body("SPARQL UPDATE is refused: this endpoint is read-only.", "UPDATE_REFUSED"), 403)
         if not text:
             return JSONResponse(error_body("Give a SPARQL query in the 'query' parameter.", "BAD_REQUEST"), 400)

@@ -89,9 +89,17 @@ class Item:
         """The item's proof step (after or instead of ``status``; the result is the same)."""
         raise NotImplementedError
 
-    def findings(self) -> list[Concept]:
-        """Every finding this item (and what it contains) looks at."""
+    def finding_items(self) -> list[FindingItem]:
+        """Every finding item inside this item, through groups and the rules that conclusion items refer to."""
         return []
+
+    def findings(self) -> list[Concept]:
+        """Every finding this item (and what it contains) looks at, once each."""
+        out: list[Concept] = []
+        for item in self.finding_items():
+            if item.concept is not None and item.concept not in out:
+                out.append(item.concept)
+        return out
 
 
 @dataclass(eq=False)
@@ -136,8 +144,8 @@ class FindingItem(Item):
     def evaluate(self, ev: Evaluation) -> Step:
         return self._steps[self.status(ev)]
 
-    def findings(self) -> list[Concept]:
-        return [self.concept] if self.concept is not None else []
+    def finding_items(self) -> list[FindingItem]:
+        return [self]
 
     def describe_comparisons(self) -> str:
         return ", ".join(f"{q} {COMPARATORS[op][1]} {v:g}" for q, op, v in self.comparisons)
@@ -220,13 +228,8 @@ class Group(Item):
                 complex_items.append((item, item.weight))
         self._complex = tuple(complex_items)
 
-    def findings(self) -> list[Concept]:
-        out: list[Concept] = []
-        for item in (*self.requires, *self.items):
-            for c in item.findings():
-                if c not in out:
-                    out.append(c)
-        return out
+    def finding_items(self) -> list[FindingItem]:
+        return [f for item in (*self.requires, *self.items) for f in item.finding_items()]
 
 
 @dataclass(eq=False)
@@ -265,5 +268,5 @@ class ConclusionItem(Item):
     def evaluate(self, ev: Evaluation) -> Step:
         return Step(self, self.status(ev), conclusion=self.rule.evaluate(ev))  # type: ignore[union-attr]
 
-    def findings(self) -> list[Concept]:
-        return self.rule.findings() if self.rule is not None else []
+    def finding_items(self) -> list[FindingItem]:
+        return self.rule.finding_items() if self.rule is not None else []
