@@ -43,6 +43,26 @@ class TooManyFindings(SpakgError):
 
 
 class OntologyError(SpakgError):
-    """The ontology cannot be compiled: a broken rule, a rule cycle, a missing class."""
+    """The ontology cannot be compiled: a broken rule, a rule cycle, a missing class.
+
+    ``entity`` names the resource at fault (an IRI or a file name) and ``fix`` tells the knowledge engineer what to
+    change; ``spakg check`` prints both.
+    """
 
     code = "ONTOLOGY_ERROR"
+
+    def __init__(self, message: str, *, entity: str | None = None, fix: str | None = None, **details: Any) -> None:
+        super().__init__(message, entity=entity, fix=fix, **details)
+        self.entity = entity
+        self.fix = fix
+
+
+class OntologyProblems(OntologyError):
+    """Every problem found while compiling, so that one run of ``spakg check`` lists them all."""
+
+    def __init__(self, problems: list[OntologyError]) -> None:
+        first = problems[0]
+        message = first.message if len(problems) == 1 else (
+            f"{len(problems)} problems: " + " | ".join(p.message for p in problems))
+        super().__init__(message, entity=first.entity, fix=first.fix)
+        self.problems = problems

@@ -26,26 +26,58 @@ def ontology_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.glob(ONTOLOGY_GLOB) if p.name != SHAPES_FILE)
 
 
+@dataclass(frozen=True)
+class OntologySnapshot:
+    """The ontology files' bytes, read once: the content hash and the parsed graph come from the same bytes, so an
+    edit landing halfway through a load (``serve --watch``) cannot give a graph that disagrees with its hash."""
+
+    directory: Path
+    files: dict[str, bytes]
+
+    @classmethod
+    def read(cls, directory: Path | str) -> OntologySnapshot:
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise OntologyError(f"{directory} is not a directory.", entity=str(directory),
+                                fix="Give --ontology the directory that holds the ontology's *.ttl files.")
+        files = {path.name: path.read_bytes() for path in ontology_files(directory)}
+        if not files:
+            raise OntologyError(f"No Turtle files (*.ttl) in {directory}.", entity=str(directory),
+                                fix="Point --ontology at the directory that holds spakg.ttl and its modules.")
+        return cls(directory, files)
+
+    @property
+    def content_hash(self) -> str:
+        digest = hashlib.sha256()
+        for name, data in self.files.items():  # sorted by name when read
+            digest.update(name.encode() + b"\0" + data + b"\0")
+        return digest.hexdigest()
+
+    def parse_file(self, name: str, graph: Graph | None = None) -> Graph:
+        graph = graph if graph is not None else Graph()
+        try:
+            graph.parse(data=self.files[name].decode("utf-8"), format="turtle", publicID=(self.directory / name).as_uri())
+        except Exception as exc:  # rdflib's parser errors have no common base class
+            raise OntologyError(f"{name} does not parse as Turtle: {exc}", entity=name,
+                                fix="Correct the Turtle syntax at the place the parser names (a missing '.' or ';' "
+                                    "at the end of a statement is the usual cause).") from None
+        return graph
+
+    def parse(self) -> Graph:
+        graph = Graph()
+        for prefix, ns in PREFIXES.items():
+            graph.bind(prefix, ns)
+        for name in self.files:
+            self.parse_file(name, graph)
+        return graph
+
+
 def content_hash(directory: Path) -> str:
-    digest = hashlib.sha256()
-    for path in ontology_files(directory):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return OntologySnapshot.read(directory).content_hash
 
 
 def parse_ontology(directory: Path) -> Graph:
-    graph = Graph()
-    for prefix, ns in PREFIXES.items():
-        graph.bind(prefix, ns)
-    files = ontology_files(directory)
-    if not files:
-        raise OntologyError(f"No Turtle files (*.ttl) in {directory}.")
-    for path in files:
-        try:
-            graph.parse(path, format="turtle")
-        except Exception as exc:  # rdflib's parser errors have no common base class
-            raise OntologyError(f"{path.name} does not parse as Turtle: {exc}", entity=path.name) from None
-    return graph
+    return OntologySnapshot.read(directory).parse()
 
 
 @dataclass
@@ -66,8 +98,15 @@ class Knowledge:
     @classmethod
     def load(cls, directory: Path | str | None = None, max_findings: int = 200) -> Knowledge:
         started = time.perf_counter()
-        directory = Path(directory) if directory is not None else default_ontology_dir()
-        graph = parse_ontology(directory)
+        snapshot = OntologySnapshot.read(directory if directory is not None else default_ontology_dir())
+        return cls.compile(snapshot, snapshot.parse(), max_findings=max_findings, started=started)
+
+    @classmethod
+    def compile(cls, snapshot: OntologySnapshot, graph: Graph, max_findings: int = 200,
+                started: float | None = None) -> Knowledge:
+        """Build every index from a parsed snapshot; raises OntologyProblems listing every broken rule.
+        ``started``: when reading began, so that ``load_seconds`` counts parsing too."""
+        started = time.perf_counter() if started is None else started
         provenance = ProvenanceIndex(graph)
         concepts = ConceptIndex(graph, provenance)
         facts = FactSpace(concepts, graph, max_findings=max_findings)
@@ -75,7 +114,7 @@ class Knowledge:
         ontology = next(iter(graph.subjects(RDF.type, OWL.Ontology)), None)
         main = next((o for o in graph.subjects(RDF.type, OWL.Ontology) if graph.value(o, OWL.versionIRI)), ontology)
         return cls(
-            directory=directory, graph=graph, content_hash=content_hash(directory),
+            directory=snapshot.directory, graph=graph, content_hash=snapshot.content_hash,
             version=str(graph.value(main, OWL.versionInfo) or "unversioned"),
             version_iri=str(graph.value(main, OWL.versionIRI) or main or ""),
             article=Article.load(article_path()), provenance=provenance, concepts=concepts, facts=facts,

@@ -1,7 +1,9 @@
 """Compile the ontology's rule resources into item objects once; evaluate all rules for a patient.
 
 Every reference is checked here, at load time: unknown classes, unknown rules, unknown quantities, a threshold no
-patient could reach, and cycles between rules (A uses B uses A) are refused with an OntologyError naming the rule.
+patient could reach, and cycles between rules (A uses B uses A) are refused. Each broken rule is one OntologyError
+naming the resource at fault and the fix; all of them are raised together (OntologyProblems), so that one run of
+``spakg check`` lists every problem rather than the first.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from graphlib import CycleError, TopologicalSorter
 from rdflib import Graph, Literal, URIRef
 
 from ..concepts import ConceptIndex, local_name
-from ..errors import OntologyError, UnknownRule
+from ..errors import OntologyError, OntologyProblems, UnknownRule
 from ..facts import FactSpace, PatientFacts
 from ..namespaces import DCTERMS, RDF, RDFS, RULE, SPAKG
 from ..provenance import ProvenanceIndex
@@ -28,16 +30,31 @@ class RuleBook:
         self._provenance = provenance
         self._items: dict[URIRef, Item] = {}
         self.rules: dict[str, Rule] = {}
+        problems: list[OntologyError] = []
         rule_nodes = sorted({s for t in _RULE_TYPES for s in graph.subjects(RDF.type, RULE[t])}, key=str)
         for node in rule_nodes:  # create every rule first, so conclusion items can point at any of them
-            rule = Rule(**self._common(node))
+            try:
+                rule = Rule(**self._common(node))
+            except OntologyError as err:
+                problems.append(err)
+                continue
             rule.rule_type = next((t for t in _RULE_TYPES if (node, RDF.type, RULE[t]) in graph), "Rule")
             self._items[node] = rule
             self.rules[rule.id] = rule
         for node in rule_nodes:
-            self._fill_group(node, self._items[node])  # type: ignore[arg-type]
-            self._fill_rule(node, self.rules[local_name(str(node))])
-        self.order = self._dependency_order()
+            if node not in self._items:
+                continue
+            try:
+                self._fill_group(node, self._items[node])  # type: ignore[arg-type]
+                self._fill_rule(node, self.rules[local_name(str(node))])
+            except OntologyError as err:
+                problems.append(err)
+        try:
+            self.order = self._dependency_order()
+        except OntologyError as err:
+            problems.append(err)
+        if problems:
+            raise OntologyProblems(problems)
         self._groups = [item for item in self._items.values() if isinstance(item, Group)]
         for slot, group in enumerate(self._groups):
             group.freeze(slot)
@@ -51,7 +68,8 @@ class RuleBook:
         g = self._graph
         label = g.value(node, RDFS.label)
         if label is None:
-            raise OntologyError(f"{local_name(str(node))} has no rdfs:label; every rule and item needs one.", entity=str(node))
+            raise OntologyError(f"{local_name(str(node))} has no rdfs:label; every rule and item needs one.", entity=str(node),
+                                fix="Add an rdfs:label saying what the item checks, as a clinician would read it.")
         return {
             "id": local_name(str(node)), "iri": str(node), "label": str(label),
             "order": int(g.value(node, RULE.order) or 0), "weight": float(g.value(node, RULE.weight) or 1),
@@ -69,7 +87,8 @@ class RuleBook:
             target = g.value(node, RULE.conclusionOf)
             if target not in self._items or not isinstance(self._items[target], Rule):
                 raise OntologyError(f"{local_name(str(node))} (in {owner}) refers to {target}, which is not a rule.",
-                                    entity=str(node))
+                                    entity=str(node), fix="Point rule:conclusionOf at a resource typed rule:Rule "
+                                    "(or one of its subclasses), e.g. spakg:AsasIbpCriteria.")
             item = ConclusionItem(**self._common(node), rule=self._items[target],  # type: ignore[arg-type]
                                   accept_undetermined=_true(g.value(node, RULE.acceptUndetermined)))
         elif (node, RDF.type, RULE.Group) in g:
@@ -78,7 +97,8 @@ class RuleBook:
             self._fill_group(node, item)  # type: ignore[arg-type]
         else:
             raise OntologyError(f"{local_name(str(node))} (in {owner}) is not typed rule:FindingItem, "
-                                f"rule:ConclusionItem or rule:Group.", entity=str(node))
+                                f"rule:ConclusionItem or rule:Group.", entity=str(node),
+                                fix="Add 'a rule:FindingItem' (or rule:ConclusionItem, rule:Group) to the item.")
         self._items[node] = item
         return item
 
@@ -88,28 +108,39 @@ class RuleBook:
         concept_ref = g.value(node, RULE.finding)
         concept = self._concepts.find(str(concept_ref)) if concept_ref is not None else None
         if concept is None:
-            raise OntologyError(f"{name} looks at {concept_ref}, which is not a class of the ontology.", entity=str(node))
+            raise OntologyError(f"{name} looks at {concept_ref}, which is not a class of the ontology.", entity=str(node),
+                                fix="Point rule:finding at an existing spakg: class (check the spelling), or declare "
+                                    "the class in spakg.ttl first.")
         if concept.id not in self._facts.bit:
             raise OntologyError(f"{name} looks at {concept.id}, which is not patient-observable "
-                                f"(not under a class marked spakg:patientObservable).", entity=str(node))
+                                f"(not under a class marked spakg:patientObservable).", entity=str(node),
+                                fix=f"Make {concept.id} a subclass of ClinicalFinding or Disease, or look at a finding "
+                                    f"instead of an investigation or a recommendation.")
         comparisons = []
         for cmp in g.objects(node, RULE.compare):
             quantity = g.value(cmp, RULE.quantity)
             qname = local_name(str(quantity)) if quantity is not None else None
             if qname not in self._facts.quantities:
-                raise OntologyError(f"{name} compares an unknown quantity {quantity}.", entity=str(node))
+                raise OntologyError(f"{name} compares an unknown quantity {quantity}.", entity=str(node),
+                                    fix=f"Use one of {', '.join('pt:' + q for q in sorted(self._facts.quantities))}, "
+                                        f"or declare a new pt:Quantity in rule-vocabulary.ttl.")
             if concept.id not in self._facts.quantities[qname].applies_to:
-                raise OntologyError(f"{name} compares {qname}, which does not apply to {concept.id}.", entity=str(node))
+                raise OntologyError(f"{name} compares {qname}, which does not apply to {concept.id}.", entity=str(node),
+                                    fix=f"Compare a quantity that rides on {concept.id}, or add pt:appliesTo to "
+                                        f"pt:{qname}.")
             ops = [(op, g.value(cmp, RULE[op])) for op in COMPARATORS if g.value(cmp, RULE[op]) is not None]
             if len(ops) != 1:
                 raise OntologyError(f"{name}: each rule:compare needs exactly one of {', '.join(COMPARATORS)}.",
-                                    entity=str(node))
+                                    entity=str(node), fix="Give each comparison one bound; write two rule:compare "
+                                    "nodes for a range.")
             comparisons.append((qname, ops[0][0], float(ops[0][1])))
         expects = g.value(node, RULE.expects)
         if expects not in (None, RULE.Present, RULE.Absent):
-            raise OntologyError(f"{name}: rule:expects must be rule:Present or rule:Absent.", entity=str(node))
+            raise OntologyError(f"{name}: rule:expects must be rule:Present or rule:Absent.", entity=str(node),
+                                fix="Write rule:expects rule:Absent, or leave it out for present.")
         if comparisons and expects == RULE.Absent:
-            raise OntologyError(f"{name}: a comparison on an absent finding can never be met.", entity=str(node))
+            raise OntologyError(f"{name}: a comparison on an absent finding can never be met.", entity=str(node),
+                                fix="Drop the rule:compare, or expect the finding present.")
         return FindingItem(
             **self._common(node), concept=concept, bit=self._facts.bit[concept.id], index=self._facts.index[concept.id],
             expects_present=expects != RULE.Absent, comparisons=tuple(sorted(comparisons)),
@@ -121,27 +152,35 @@ class RuleBook:
         group.requires = sorted((self._item(n, group.id) for n in g.objects(node, RULE.requires)), key=_sort_key)
         group.items = sorted((self._item(n, group.id) for n in g.objects(node, RULE.item)), key=_sort_key)
         if not group.items:
-            raise OntologyError(f"{group.id} has no rule:item.", entity=str(node))
+            raise OntologyError(f"{group.id} has no rule:item.", entity=str(node),
+                                fix="Link at least one item with rule:item, or remove the group.")
         threshold = g.value(node, RULE.threshold)
         group.threshold = float(threshold) if threshold is not None else None
         basis = g.value(node, RULE.thresholdBasis)
         group.threshold_basis = str(basis) if basis is not None else None
-        if group.threshold is not None and not 0 < group.threshold <= group.total_weight:
+        if group.threshold is not None and group.threshold > group.total_weight:
             raise OntologyError(f"{group.id} has threshold {group.threshold:g} but its items weigh "
-                                f"{group.total_weight:g} in all; no patient could meet it.", entity=str(node))
+                                f"{group.total_weight:g} in all; no patient could meet it.", entity=str(node),
+                                fix=f"Lower rule:threshold to at most {group.total_weight:g}, or add items.")
+        if group.threshold is not None and group.threshold <= 0:
+            raise OntologyError(f"{group.id} has threshold {group.threshold:g}; every patient would meet it, "
+                                f"even one with no findings.", entity=str(node),
+                                fix="Give a threshold of at least 1 (or leave it out: all items).")
 
     def _fill_rule(self, node: URIRef, rule: Rule) -> None:
         g = self._graph
         concludes = g.value(node, RULE.concludes)
         concept = self._concepts.find(str(concludes)) if concludes is not None else None
         if concept is None:
-            raise OntologyError(f"{rule.id} concludes {concludes}, which is not a class of the ontology.", entity=str(node))
+            raise OntologyError(f"{rule.id} concludes {concludes}, which is not a class of the ontology.", entity=str(node),
+                                fix="Point rule:concludes at an existing spakg: class (check the spelling).")
         rule.concludes = concept
         rule.short_label = str(g.value(node, RULE.shortLabel) or rule.label)
         rule.citations = sorted(str(c) for c in g.objects(node, DCTERMS.bibliographicCitation))
         if not rule.sources:
-            raise OntologyError(f"{rule.id} has no source: give prov:wasDerivedFrom (a quote) or "
-                                f"dcterms:bibliographicCitation.", entity=str(node))
+            raise OntologyError(f"{rule.id} has no source.", entity=str(node),
+                                fix="Give prov:wasDerivedFrom a quote of the article (make one with `spakg quote`) or "
+                                    "dcterms:bibliographicCitation with the paper (authors, year, journal).")
 
     def _dependency_order(self) -> list[Rule]:
         sorter = TopologicalSorter({r: r.depends_on() for r in self.rules.values()})
@@ -149,7 +188,9 @@ class RuleBook:
             order = list(sorter.static_order())
         except CycleError as exc:
             cycle = " → ".join(r.id for r in exc.args[1])
-            raise OntologyError(f"Rule cycle: {cycle}. A rule cannot depend on its own conclusion.") from None
+            raise OntologyError(f"Rule cycle: {cycle}. A rule cannot depend on its own conclusion.",
+                                entity=exc.args[1][0].iri,
+                                fix="Remove one of the rule:ConclusionItem links in the cycle.") from None
         return order
 
     # ------------------------------------------------------------------ using
