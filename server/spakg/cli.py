@@ -1,4 +1,4 @@
-"""The ``spakg`` command: serve, assess, quote, bench."""
+"""The ``spakg`` command: serve, assess, check, regress, quote, bench."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from .checks.runner import CHECK_IDS
 from .errors import SpakgError
 
 
@@ -78,6 +79,31 @@ def cmd_quote(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    from .checks import run_checks
+    from .checks.competency import questions, to_csv
+    from .resources import competency_dir, default_ontology_dir
+
+    cq_dir = args.competency or _optional(competency_dir)
+    if args.show_answers:
+        from .knowledge import parse_ontology
+
+        graph = parse_ontology(args.ontology or default_ontology_dir())
+        for cq in questions(cq_dir) if cq_dir else []:
+            print(f"# {cq.expected_path.name}: {cq.question}\n{to_csv(cq.answer(graph))}")
+        return 0
+    report = run_checks(args.ontology or default_ontology_dir(), skip=args.skip, competency_dir=cq_dir)
+    print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) if args.format == "json" else report.as_text())
+    return 0 if report.ok else 1
+
+
+def _optional(locate) -> Path | None:
+    try:
+        return locate()
+    except FileNotFoundError:
+        return None
+
+
 def cmd_bench(args) -> int:
     from .bench import run
 
@@ -107,6 +133,16 @@ def main(argv: list[str] | None = None) -> int:
     quote.add_argument("--occurrence", type=int, default=1)
     quote.set_defaults(func=cmd_quote)
 
+    check = sub.add_parser("check", help="is the ontology fit to serve? (exit status 1 on any error)")
+    check.add_argument("--format", choices=["text", "json"], default="text")
+    check.add_argument("--skip", action="append", default=[], choices=CHECK_IDS, metavar="CHECK",
+                       help=f"skip a check (repeatable): {', '.join(CHECK_IDS)}")
+    check.add_argument("--competency", type=Path, default=None,
+                       help="directory of competency questions (default: queries/competency)")
+    check.add_argument("--show-answers", action="store_true",
+                       help="print each competency question's current answer as its expected-answer CSV, and exit")
+    check.set_defaults(func=cmd_check)
+
     bench = sub.add_parser("bench", help="benchmark the reasoner against owlrl and HermiT, and the running server")
     bench.add_argument("--patients", type=int, default=20000)
     bench.add_argument("--baseline-patients", type=int, default=3)
@@ -115,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.set_defaults(func=cmd_bench)
 
     # both `spakg --ontology DIR serve` and `spakg serve --ontology DIR` work
-    for p in (serve, assess, bench):
+    for p in (serve, assess, check, bench):
         p.add_argument("--ontology", type=Path, default=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:

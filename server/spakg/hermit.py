@@ -39,9 +39,11 @@ def run_hermit(graph: Graph) -> ReasonerReport:
             with onto:
                 owlready2.sync_reasoner_hermit(world, infer_property_values=False, debug=0)
         except owlready2.OwlReadyInconsistentOntologyError as exc:
-            return ReasonerReport(consistent=False, error=str(exc).strip().splitlines()[0][:500])
+            detail = str(exc).strip().splitlines()  # owlready2 raises it with no message at all
+            return ReasonerReport(consistent=False, error=detail[0][:500] if detail else
+                                  "some individual or class axiom contradicts another (HermiT gives no detail)")
         unsat = sorted(c.iri for c in world.inconsistent_classes() if c.iri.startswith(str(SPAKG)))
-        asserted = {(str(s), str(o)) for s, o in graph.subject_objects(RDFS.subClassOf) if isinstance(o, URIRef)}
+        asserted = told_subsumers(graph)
         inferred: list[tuple[str, str]] = []
         for cls in world.classes():
             if not cls.iri.startswith(str(SPAKG)):
@@ -51,6 +53,20 @@ def run_hermit(graph: Graph) -> ReasonerReport:
                 if iri and iri.startswith(str(SPAKG)) and (cls.iri, iri) not in asserted:
                     inferred.append((cls.iri, iri))
         return ReasonerReport(consistent=True, unsatisfiable=unsat, inferred_subclasses=sorted(set(inferred)))
+
+
+def told_subsumers(graph: Graph) -> set[tuple[str, str]]:
+    """(sub, super) pairs the author wrote: rdfs:subClassOf a named class, or a named class in the class's own
+    definition (C ≡ D, or C ≡ D ⊓ …). HermiT's other subsumptions are inferences worth showing a person."""
+    pairs = {(str(s), str(o)) for s, o in graph.subject_objects(RDFS.subClassOf) if isinstance(o, URIRef)}
+    for cls, definition in graph.subject_objects(OWL.equivalentClass):
+        if isinstance(definition, URIRef):
+            pairs |= {(str(cls), str(definition)), (str(definition), str(cls))}
+            continue
+        operands = graph.value(definition, OWL.intersectionOf)
+        if operands is not None:
+            pairs |= {(str(cls), str(o)) for o in graph.items(operands) if isinstance(o, URIRef)}
+    return pairs
 
 
 def declared_classes(graph: Graph) -> set[str]:

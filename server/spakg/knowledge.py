@@ -36,7 +36,7 @@ class OntologySnapshot:
 
     @classmethod
     def read(cls, directory: Path | str) -> OntologySnapshot:
-        directory = Path(directory)
+        directory = Path(directory).resolve()
         if not directory.is_dir():
             raise OntologyError(f"{directory} is not a directory.", entity=str(directory),
                                 fix="Give --ontology the directory that holds the ontology's *.ttl files.")

@@ -15,12 +15,13 @@ _CHECKOUT = _PACKAGE_DIR.parent.parent
 ARTICLE_FILENAME = "inflammatory-back-pain.txt"
 
 
-def _data_dir(name: str) -> Path:
-    for base in (_PACKAGED, _CHECKOUT):
-        candidate = base / name
+def _data_dir(name: str, in_checkout: str | None = None) -> Path:
+    """``_data/<name>`` in a wheel, ``<in_checkout or name>`` at the top of a checkout."""
+    candidates = (_PACKAGED / name, _CHECKOUT / (in_checkout or name))
+    for candidate in candidates:
         if candidate.is_dir():
             return candidate
-    raise FileNotFoundError(f"spakg cannot find its {name}/ directory (looked in {_PACKAGED} and {_CHECKOUT})")
+    raise FileNotFoundError(f"spakg cannot find its {name}/ directory (looked in {', '.join(map(str, candidates))})")
 
 
 def default_ontology_dir() -> Path:
@@ -33,3 +34,13 @@ def seeds_dir() -> Path:
 
 def article_path() -> Path:
     return seeds_dir() / ARTICLE_FILENAME
+
+
+def competency_dir() -> Path:
+    """The competency questions (``*.rq`` with their expected answers)."""
+    return _data_dir("competency", "queries/competency")
+
+
+def vignettes_dir() -> Path:
+    """The clinical vignettes (patient facts with the expected outcome of each rule)."""
+    return _data_dir("vignettes", "tests/vignettes")

@@ -72,10 +72,22 @@ class RuleBook:
                                 fix="Add an rdfs:label saying what the item checks, as a clinician would read it.")
         return {
             "id": local_name(str(node)), "iri": str(node), "label": str(label),
-            "order": int(g.value(node, RULE.order) or 0), "weight": float(g.value(node, RULE.weight) or 1),
+            "order": int(self._number(node, RULE.order, 0)), "weight": self._number(node, RULE.weight, 1),
             "sources": self._provenance.for_subject(g, node),
             "notes": sorted(str(n) for p in (RULE.note, SPAKG.curationNote) for n in g.objects(node, p)),
         }
+
+    def _number(self, node, prop: URIRef, default: float | None, owner: URIRef | None = None) -> float:
+        value = self._graph.value(node, prop)
+        if value is None:
+            return default  # type: ignore[return-value]
+        try:
+            return float(value)
+        except ValueError:
+            where = owner if owner is not None else node
+            raise OntologyError(f"{local_name(str(where))}: rule:{local_name(str(prop))} is {str(value)!r}, not a number.",
+                                entity=str(where), fix=f"Write rule:{local_name(str(prop))} as a plain number, "
+                                                       f"e.g. 3 (no quotes).") from None
 
     def _item(self, node: URIRef, owner: str) -> Item:
         if node in self._items:
@@ -133,7 +145,7 @@ class RuleBook:
                 raise OntologyError(f"{name}: each rule:compare needs exactly one of {', '.join(COMPARATORS)}.",
                                     entity=str(node), fix="Give each comparison one bound; write two rule:compare "
                                     "nodes for a range.")
-            comparisons.append((qname, ops[0][0], float(ops[0][1])))
+            comparisons.append((qname, ops[0][0], self._number(cmp, RULE[ops[0][0]], None, owner=node)))
         expects = g.value(node, RULE.expects)
         if expects not in (None, RULE.Present, RULE.Absent):
             raise OntologyError(f"{name}: rule:expects must be rule:Present or rule:Absent.", entity=str(node),
@@ -154,8 +166,7 @@ class RuleBook:
         if not group.items:
             raise OntologyError(f"{group.id} has no rule:item.", entity=str(node),
                                 fix="Link at least one item with rule:item, or remove the group.")
-        threshold = g.value(node, RULE.threshold)
-        group.threshold = float(threshold) if threshold is not None else None
+        group.threshold = self._number(node, RULE.threshold, None)
         basis = g.value(node, RULE.thresholdBasis)
         group.threshold_basis = str(basis) if basis is not None else None
         if group.threshold is not None and group.threshold > group.total_weight:
