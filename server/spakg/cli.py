@@ -104,6 +104,17 @@ def _optional(locate) -> Path | None:
         return None
 
 
+def cmd_regress(args) -> int:
+    from .regress import regress
+    from .resources import default_ontology_dir, vignettes_dir
+    from .vignettes import load_vignettes
+
+    vignettes = load_vignettes(args.vignettes or vignettes_dir())
+    report = regress(args.against, args.ontology or default_ontology_dir(), vignettes)
+    print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) if args.format == "json" else report.as_text(), end="")
+    return 1 if report.changed else 0
+
+
 def cmd_bench(args) -> int:
     from .bench import run
 
@@ -143,6 +154,14 @@ def main(argv: list[str] | None = None) -> int:
                        help="print each competency question's current answer as its expected-answer CSV, and exit")
     check.set_defaults(func=cmd_check)
 
+    regress = sub.add_parser("regress", help="which rule outcomes each vignette changes between two ontology versions "
+                                             "(exit status 1 if any)")
+    regress.add_argument("--against", required=True, metavar="REV-or-DIR",
+                         help="the older version: a directory, or a git revision (e.g. main, HEAD~1)")
+    regress.add_argument("--vignettes", type=Path, default=None, help="vignettes directory (default: tests/vignettes)")
+    regress.add_argument("--format", choices=["text", "json"], default="text")
+    regress.set_defaults(func=cmd_regress)
+
     bench = sub.add_parser("bench", help="benchmark the reasoner against owlrl and HermiT, and the running server")
     bench.add_argument("--patients", type=int, default=20000)
     bench.add_argument("--baseline-patients", type=int, default=3)
@@ -151,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.set_defaults(func=cmd_bench)
 
     # both `spakg --ontology DIR serve` and `spakg serve --ontology DIR` work
-    for p in (serve, assess, check, bench):
+    for p in (serve, assess, check, regress, bench):
         p.add_argument("--ontology", type=Path, default=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
