@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,19 +13,15 @@ import httpx
 import pytest
 from rdflib import Graph
 
+from support import free_port, gql
+
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ROOT / "queries"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "spakg.cli", "serve", "--port", str(port), "--log-level", "warning"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     base = f"http://127.0.0.1:{port}"
@@ -43,12 +38,6 @@ def server():
     yield base
     proc.terminate()
     proc.wait(timeout=10)
-
-
-def gql(base: str, query: str, variables: dict | None = None, **kw) -> dict:
-    r = httpx.post(base + "/graphql", json={"query": query, "variables": variables or {}}, timeout=30, **kw)
-    assert r.headers["content-type"].startswith("application/json"), r.text
-    return r.json()
 
 
 def code(result: dict) -> str:

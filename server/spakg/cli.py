@@ -18,12 +18,32 @@ def _knowledge(args):
 
 
 def cmd_serve(args) -> int:
+    import logging
+
     import uvicorn
 
     from .api.app import create_app
     from .api.limits import Limits
 
-    app = create_app(_knowledge(args), Limits())
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:  %(name)s: %(message)s")
+    limits = Limits()
+    watch = None
+    if args.watch:
+        from .api.reload import WatchSettings
+        from .checks import run_checks
+        from .resources import competency_dir, default_ontology_dir
+
+        directory = (args.ontology or default_ontology_dir()).resolve()
+        watch = WatchSettings(directory, _optional(competency_dir), tuple(args.skip))
+        report = run_checks(directory, skip=watch.skip, competency_dir=watch.competency_dir)
+        if not report.ok:
+            print("spakg: the ontology is not fit to serve; fix it and start again.\n" + report.as_text(), file=sys.stderr)
+            return 1
+        knowledge = report.knowledge
+    else:
+        knowledge = _knowledge(args)
+    knowledge.facts.max_findings = limits.max_findings
+    app = create_app(knowledge, limits, watch=watch)
     print(f"spakg serving http://{args.host}:{args.port}/graphql", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
     return 0
@@ -131,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-level", default="info")
+    serve.add_argument("--watch", action="store_true",
+                       help="reload the ontology when its files change, once `spakg check` finds no error in it")
+    serve.add_argument("--skip", action="append", default=[], choices=CHECK_IDS, metavar="CHECK",
+                       help="with --watch: a check not to run before a reload (repeatable)")
     serve.set_defaults(func=cmd_serve)
 
     assess = sub.add_parser("assess", help="assess patients from a file (Turtle, JSON-LD, JSON or JSON lines; - for stdin)")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -16,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..knowledge import Knowledge
 from .limits import Limits
+from .reload import OntologyWatcher, WatchSettings
 from .schema import schema
 from .view import SpakgGraphQL
 
@@ -89,13 +92,16 @@ class BodyLimit:
 
 
 def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
-               holder: KnowledgeHolder | None = None) -> Starlette:
+               holder: KnowledgeHolder | None = None, watch: WatchSettings | None = None) -> Starlette:
     limits = limits or Limits()
     holder = holder or KnowledgeHolder(knowledge or Knowledge.load(max_findings=limits.max_findings))
     holder.current.facts.max_findings = limits.max_findings
+    watcher = OntologyWatcher(holder, watch) if watch is not None else None
 
     def context() -> dict:
-        return {"knowledge": lambda: holder.current, "last_reload_error": lambda: holder.last_error}
+        # One version per request: a reload while a request runs must not mix two ontologies in one answer.
+        k, error = holder.current, holder.last_error
+        return {"knowledge": lambda: k, "last_reload_error": lambda: error}
 
     graphql = SpakgGraphQL(schema.graphql_schema, context, limits)
 
@@ -156,8 +162,23 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
         Route("/ontology", ontology),
         Route("/sparql", sparql, methods=["GET", "POST"]),
     ]
-    app = Starlette(routes=routes)
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if watcher is None:
+            yield
+            return
+        stop = asyncio.Event()
+        task = asyncio.create_task(watcher.run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=5)
+
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.holder = holder
+    app.state.watcher = watcher
     app.state.graphql = graphql
     return BodyLimit(app, limits.max_body_bytes)  # type: ignore[return-value]
 

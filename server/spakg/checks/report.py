@@ -14,6 +14,10 @@ if TYPE_CHECKING:
 _MARK = {"passed": "ok", "warned": "warn", "failed": "FAIL", "skipped": "skip"}
 
 
+def counted(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
 @dataclass
 class Report:
     directory: Path
@@ -40,8 +44,7 @@ class Report:
 
     def summary(self) -> str:
         """One line: the verdict and the first error, for a log or ``ontology { lastReloadError }``."""
-        counts = f"{len(self.errors)} error{'s' * (len(self.errors) != 1)}, " \
-                 f"{len(self.warnings)} warning{'s' * (len(self.warnings) != 1)}"
+        counts = f"{counted(len(self.errors), 'error')}, {counted(len(self.warnings), 'warning')}"
         if self.ok:
             return f"fit to serve ({counts})"
         first = self.errors[0] if self.errors else None
@@ -63,11 +66,7 @@ class Report:
         width = max(len(r.id) for r in self.results)
         for r in self.results:
             detail = r.skipped or r.examined
-            counts = []
-            if r.errors:
-                counts.append(f"{len(r.errors)} error{'s' * (len(r.errors) != 1)}")
-            if r.warnings:
-                counts.append(f"{len(r.warnings)} warning{'s' * (len(r.warnings) != 1)}")
+            counts = [counted(len(found), word) for found, word in ((r.errors, "error"), (r.warnings, "warning")) if found]
             tail = f"  — {', '.join(counts)}" if counts else ""
             timing = f"  {r.seconds:.2f} s" if r.skipped is None else ""
             lines.append(f"  {_MARK[r.status]:<4}  {r.id:<{width}}  {r.title}  [{detail}]{tail}{timing}")
@@ -77,5 +76,5 @@ class Report:
                 for f in findings:
                     lines += [f"  [{f.check}] {f.entity}", f"      {f.message}", f"      fix: {f.fix}"]
         lines += ["", ("OK: fit to serve" if self.ok else "NOT fit to serve") +
-                  f" — {len(self.errors)} errors, {len(self.warnings)} warnings."]
+                  f" — {counted(len(self.errors), 'error')}, {counted(len(self.warnings), 'warning')}."]
         return "\n".join(lines)
