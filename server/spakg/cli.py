@@ -54,9 +54,9 @@ def _read_patients(knowledge, source: str):
     stripped = text.lstrip()
     suffix = "" if source == "-" else Path(source).suffix.lower()
     if suffix in (".ttl", ".turtle") or (not stripped.startswith(("{", "[")) and suffix != ".jsonl"):
-        return knowledge.facts.patients_from_rdf(text, "turtle")
+        return knowledge.patients_from_rdf(text, "turtle")
     if suffix == ".jsonld" or '"@context"' in stripped[:2000]:
-        return knowledge.facts.patients_from_rdf(text, "json-ld")
+        return knowledge.patients_from_rdf(text, "json-ld")
     if suffix == ".jsonl" or "\n{" in stripped:
         records = [json.loads(line) for line in text.splitlines() if line.strip()]
     else:

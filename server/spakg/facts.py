@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from rdflib import Graph, Literal, URIRef
 
@@ -206,11 +207,9 @@ class FactSpace:
 
     # ------------------------------------------------------------------ RDF input
     def patients_from_rdf(self, data: str, fmt: str) -> list[PatientFacts]:
-        graph = Graph()
-        try:
-            graph.parse(data=data, format=fmt)
-        except Exception as exc:  # rdflib raises many kinds
-            raise InvalidFacts(f"Cannot read the patient facts as {fmt}: {exc}") from None
+        return self.patients_from_graph(parse_patient_rdf(data, fmt))
+
+    def patients_from_graph(self, graph: Graph) -> list[PatientFacts]:
         patients = sorted(graph.subjects(RDF.type, PT.Patient), key=str)
         if not patients:
             raise InvalidFacts("No pt:Patient found. Type the patient node 'a pt:Patient' "
@@ -223,15 +222,33 @@ class FactSpace:
                 if concept is None:
                     raise InvalidFacts("A pt:hasFinding node has no pt:concept.")
                 present = graph.value(f, PT.present)
-                entry: dict = {"concept": str(concept), "present": True if present is None else bool(present.toPython())}
+                # The value as written: FindingInput refuses anything but a boolean ("no" is not false).
+                entry: dict = {"concept": str(concept), "present": True if present is None else _value(present)}
                 for name in QUANTITY_NAMES:
                     v = graph.value(f, PT[name])
                     if v is not None:
-                        entry[name] = v.toPython() if isinstance(v, Literal) else v
+                        entry[name] = _value(v)
                 findings.append(entry)
             pid = graph.value(node, PT.id)
             out.append(self.patient(findings, str(pid) if pid is not None else (str(node) if isinstance(node, URIRef) else None)))
         return out
+
+
+def parse_patient_rdf(data: str, fmt: str) -> Graph:
+    graph = Graph()
+    try:
+        graph.parse(data=data, format=fmt)
+    except Exception as exc:  # rdflib raises many kinds
+        raise InvalidFacts(f"Cannot read the patient facts as {fmt}: {exc}") from None
+    return graph
+
+
+def _value(node: object) -> object:
+    """A literal's Python value (xsd:decimal as a float, like JSON numbers); anything else as it is."""
+    if not isinstance(node, Literal):
+        return node
+    value = node.toPython()
+    return float(value) if isinstance(value, Decimal) else value
 
 
 def _describe(c: Concept, f: FindingInput) -> str:

@@ -5,18 +5,20 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from rdflib import Graph
 
 from .article import Article
 from .concepts import ConceptIndex
-from .errors import OntologyError
-from .facts import FactSpace
+from .errors import InvalidFacts, OntologyError
+from .facts import FactSpace, PatientFacts, parse_patient_rdf
 from .namespaces import OWL, PREFIXES, RDF
 from .provenance import ProvenanceIndex
 from .resources import article_path, default_ontology_dir
 from .rules import RuleBook
+from .shapes import load_shapes, validate
 
 ONTOLOGY_GLOB = "*.ttl"
 SHAPES_FILE = "shapes.ttl"  # SHACL shapes live beside the ontology but are not part of it
@@ -120,3 +122,21 @@ class Knowledge:
             article=Article.load(article_path()), provenance=provenance, concepts=concepts, facts=facts,
             rules=rules, disclaimer=provenance.disclaimer(graph), load_seconds=time.perf_counter() - started,
         )
+
+    @cached_property
+    def shapes(self) -> Graph | None:
+        """The SHACL shapes beside the ontology (read on first use: only RDF patient input needs them here)."""
+        return load_shapes(self.directory, SHAPES_FILE)
+
+    def patients_from_rdf(self, data: str, fmt: str) -> list[PatientFacts]:
+        """Patients in Turtle or JSON-LD, checked against the patient-fact shapes before they are read, so that a
+        malformed fact ("no" for a boolean, two concepts on one finding) is refused rather than guessed at."""
+        graph = parse_patient_rdf(data, fmt)
+        problems = [v for v in validate(graph, self.shapes) if v.severe] if self.shapes is not None else []
+        if problems:
+            raise InvalidFacts(
+                f"The patient facts do not fit the patient-fact vocabulary ({len(problems)} problem"
+                f"{'s' * (len(problems) != 1)}): " + "; ".join(v.text.rstrip(".") for v in problems) +
+                ". Write each finding as [ pt:concept spakg:SomeClass ; pt:present true|false ; pt:ageAtOnset 27 ].",
+                violations=[v.text for v in problems])
+        return self.facts.patients_from_graph(graph)

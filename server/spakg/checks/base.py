@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, ClassVar
 from rdflib import Graph
 
 from ..article import Article
-from ..namespaces import PREFIXES
 from ..resources import article_path
 
 if TYPE_CHECKING:
@@ -93,13 +92,3 @@ class Check:
 
     def run(self, ctx: CheckContext, result: CheckResult) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
-
-
-def curie(iri: object) -> str:
-    """spakg:AsasIbpCriteria rather than the full IRI, for reports a person reads."""
-    text = str(iri)
-    best = ""
-    for prefix, ns in PREFIXES.items():
-        if text.startswith(str(ns)) and len(str(ns)) > len(PREFIXES.get(best, "")):
-            best = prefix
-    return f"{best}:{text[len(str(PREFIXES[best])):]}" if best else text

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from rdflib import Graph, URIRef
 
-from .base import Check, CheckContext, CheckResult, curie
+from ..shapes import curie
+from .base import Check, CheckContext, CheckResult
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from rdflib import URIRef
 
 from ..namespaces import OWL, RDF, RDFS, SKOS, SPAKG
-from .base import Check, CheckContext, CheckResult, curie
+from ..shapes import curie
+from .base import Check, CheckContext, CheckResult
 
 
 def own_classes(graph) -> list[URIRef]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..namespaces import RDFS, SKOS
-from .base import Check, CheckContext, CheckResult, curie
+from ..shapes import curie
+from .base import Check, CheckContext, CheckResult
 from .labels import own_classes
 
 

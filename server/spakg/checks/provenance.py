@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from ..namespaces import OA, PROV, SPAKG, SRC
 from ..provenance import ProvenanceIndex
-from .base import Check, CheckContext, CheckResult, curie
+from ..shapes import curie
+from .base import Check, CheckContext, CheckResult
 
 
 class QuotesMatchTheArticle(Check):

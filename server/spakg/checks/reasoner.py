@@ -4,7 +4,8 @@ infers that nobody asserted are listed as warnings (an axiom may say more than i
 from __future__ import annotations
 
 from ..hermit import JavaMissing, run_hermit
-from .base import Check, CheckContext, CheckResult, curie
+from ..shapes import curie
+from .base import Check, CheckContext, CheckResult
 
 WHY = "In Protégé: Reasoner → HermiT → Start reasoner, then the '?' beside the class explains the inference."
 

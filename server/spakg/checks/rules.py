@@ -5,7 +5,8 @@ code the service loads with), so the check and the service can never disagree.""
 from __future__ import annotations
 
 from ..errors import OntologyError, OntologyProblems
-from .base import Check, CheckContext, CheckResult, curie
+from ..shapes import curie
+from .base import Check, CheckContext, CheckResult
 
 
 class RulesCompile(Check):
