@@ -32,7 +32,9 @@ def run_hermit(graph: Graph) -> ReasonerReport:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "spakg.owl"
-        graph.serialize(path, format="xml")
+        merged = Graph()
+        merged += (t for t in graph if t[1] != OWL.imports)  # every module is already here; owlready2 would fetch them
+        merged.serialize(path, format="xml")
         world = owlready2.World()
         onto = world.get_ontology(path.as_uri()).load()
         try:
