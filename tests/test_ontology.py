@@ -215,3 +215,8 @@ def test_built_wheel_ships_the_ontology_and_the_article(tmp_path):
     assert "spakg/_data/ontology/spakg.ttl" in names
     assert "spakg/_data/ontology/rules.ttl" in names
     assert "spakg/_data/seeds/inflammatory-back-pain.txt" in names
+    # what an installed `spakg check` and `spakg regress` read
+    assert {"spakg/_data/ontology/shapes.ttl", "spakg/_data/ontology/spakg-edit.ttl", "spakg/_data/ontology/catalog-v001.xml"} <= set(names)
+    shipped = {Path(n).name for n in names}
+    assert {p.name for p in (ROOT / "queries" / "competency").iterdir()} <= shipped
+    assert {p.name for p in (ROOT / "tests" / "vignettes").glob("*.json")} <= shipped
