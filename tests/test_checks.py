@@ -58,6 +58,12 @@ def test_turtle_syntax_error_names_the_file_and_skips_what_needs_the_graph(ontol
     assert not report.ok and report.knowledge is None
 
 
+def test_a_file_that_is_not_utf8_is_named_not_a_crash(ontology_copy):
+    (ontology_copy / "latin1.ttl").write_bytes("# caf\u00e9\n".encode("latin-1"))
+    [f] = findings(check(ontology_copy), "turtle")
+    assert f.entity == "latin1.ttl" and "is not UTF-8 text" in f.message and "UTF-8" in f.fix
+
+
 def test_a_class_needs_one_label_and_one_definition(ontology_copy):
     edit(ontology_copy, "spakg.ttl",
          'skos:definition "Inflammation of the eye (the uvea); some patients with inflammatory back pain also have it." ;', "")
@@ -217,3 +223,8 @@ def test_cli_show_answers_prints_the_expected_answer_files():
 def test_unknown_skip_is_a_usage_error():
     out = _cli("check", "--skip", "spelling")
     assert out.returncode == 2 and "invalid choice" in out.stderr
+
+
+def test_show_answers_without_questions_is_a_usage_error(tmp_path):
+    out = _cli("check", "--show-answers", "--competency", str(tmp_path / "none"))
+    assert out.returncode == 2 and "--competency" in out.stderr

@@ -106,6 +106,8 @@ def test_good_edit_takes_effect_bad_edit_is_refused_and_the_old_version_keeps_se
     fifth = wait_for(lambda: (s := state(base))["ontology"]["lastReloadError"] is None and s, "the repaired edit")
     assert fifth["ontology"]["contentHash"] == second["ontology"]["contentHash"]
 
+    health = httpx.get(base + "/healthz").json()
+    assert health["watching"] is True and health["reloads"] == 2 and health["refusedEdits"] == 2
     text = log.read_text(encoding="utf-8")
     assert text.count("ontology reloaded") == 2 and text.count("ontology edit refused") == 2
     assert "fix: Lower rule:threshold to at most 5, or add items." in text
@@ -117,3 +119,9 @@ def test_serve_watch_refuses_to_start_on_a_broken_ontology(ontology_copy):
                           "--port", str(free_port()), "--skip", "hermit"], capture_output=True, text=True, timeout=60)
     assert run.returncode == 1
     assert "not fit to serve" in run.stderr and "no patient could meet it" in run.stderr
+
+
+def test_skip_without_watch_is_a_usage_error():
+    run = subprocess.run([sys.executable, "-m", "spakg.cli", "serve", "--skip", "hermit"], capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 2 and "only goes with --watch" in run.stderr

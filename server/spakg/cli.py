@@ -25,6 +25,9 @@ def cmd_serve(args) -> int:
     from .api.app import create_app
     from .api.limits import Limits
 
+    if args.skip and not args.watch:
+        print("error: --skip names checks to leave out before a reload; it only goes with --watch.", file=sys.stderr)
+        return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:  %(name)s: %(message)s")
     limits = Limits()
     watch = None
@@ -105,11 +108,14 @@ def cmd_check(args) -> int:
     from .resources import competency_dir, default_ontology_dir
 
     cq_dir = args.competency or _optional(competency_dir)
+    if (args.competency and not args.competency.is_dir()) or (args.show_answers and cq_dir is None):
+        print(f"error: no competency questions directory at {args.competency}; give --competency DIR.", file=sys.stderr)
+        return 2
     if args.show_answers:
         from .knowledge import parse_ontology
 
         graph = parse_ontology(args.ontology or default_ontology_dir())
-        for cq in questions(cq_dir) if cq_dir else []:
+        for cq in questions(cq_dir):
             print(f"# {cq.expected_path.name}: {cq.question}\n{to_csv(cq.answer(graph))}")
         return 0
     report = run_checks(args.ontology or default_ontology_dir(), skip=args.skip, competency_dir=cq_dir)

@@ -48,7 +48,7 @@ class OntologySnapshot:
                                 fix="Point --ontology at the directory that holds spakg.ttl and its modules.")
         return cls(directory, files)
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         digest = hashlib.sha256()
         for name, data in self.files.items():  # sorted by name when read
@@ -58,7 +58,12 @@ class OntologySnapshot:
     def parse_file(self, name: str, graph: Graph | None = None) -> Graph:
         graph = graph if graph is not None else Graph()
         try:
-            graph.parse(data=self.files[name].decode("utf-8"), format="turtle", publicID=(self.directory / name).as_uri())
+            text = self.files[name].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise OntologyError(f"{name} is not UTF-8 text ({exc}).", entity=name,
+                                fix="Save the file as UTF-8 (Protégé and most editors do by default).") from None
+        try:
+            graph.parse(data=text, format="turtle", publicID=(self.directory / name).as_uri())
         except Exception as exc:  # rdflib's parser errors have no common base class
             raise OntologyError(f"{name} does not parse as Turtle: {exc}", entity=name,
                                 fix="Correct the Turtle syntax at the place the parser names (a missing '.' or ';' "

@@ -107,9 +107,12 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
 
     async def healthz(request: Request) -> JSONResponse:
         k = holder.current
-        return JSONResponse({"status": "ok", "ontologyVersion": k.version, "ontologyHash": k.content_hash,
-                             "classes": len(k.concepts), "rules": len(k.rules.rules),
-                             "lastReloadError": holder.last_error})
+        body = {"status": "ok", "ontologyVersion": k.version, "ontologyHash": k.content_hash,
+                "classes": len(k.concepts), "rules": len(k.rules.rules), "lastReloadError": holder.last_error,
+                "watching": watcher is not None}
+        if watcher is not None:
+            body |= {"reloads": watcher.reloads, "refusedEdits": watcher.refusals}
+        return JSONResponse(body)
 
     async def ontology(request: Request) -> Response:
         wanted = request.query_params.get("format")

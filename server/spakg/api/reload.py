@@ -7,9 +7,13 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..checks import Report, run_checks
 from ..knowledge import ONTOLOGY_GLOB
+
+if TYPE_CHECKING:
+    from .app import KnowledgeHolder  # app.py imports this module
 
 log = logging.getLogger("spakg.reload")
 
@@ -24,7 +28,7 @@ class WatchSettings:
 
 @dataclass
 class OntologyWatcher:
-    holder: object  # KnowledgeHolder (kept untyped here: app.py imports this module)
+    holder: KnowledgeHolder
     settings: WatchSettings
     reloads: int = 0
     refusals: int = 0
@@ -38,18 +42,18 @@ class OntologyWatcher:
         async with self._lock:  # one check at a time; a later change is checked after this one
             report = await asyncio.to_thread(self.check)
             holder = self.holder
-            current = holder.current  # type: ignore[attr-defined]
+            current = holder.current
             if not report.ok:
                 self.refusals += 1
-                holder.last_error = report.summary()  # type: ignore[attr-defined]
+                holder.last_error = report.summary()
                 log.error("ontology edit refused; still serving %s (%s…):\n%s", current.version,
                           current.content_hash[:12], report.as_text())
                 return False
             knowledge = report.knowledge
             assert knowledge is not None
             knowledge.facts.max_findings = current.facts.max_findings
-            holder.current = knowledge  # type: ignore[attr-defined]
-            holder.last_error = None  # type: ignore[attr-defined]
+            holder.current = knowledge
+            holder.last_error = None
             self.reloads += 1
             log.warning("ontology reloaded: version %s, content sha256 %s… (%s)", knowledge.version,
                         knowledge.content_hash[:12], report.summary())

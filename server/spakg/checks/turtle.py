@@ -25,8 +25,6 @@ class TurtleParses(Check):
                 snapshot.parse_file(name, graph)
             except OntologyError as err:
                 result.error(name, err.message, err.fix or "Correct the Turtle syntax.")
-            except UnicodeDecodeError as err:
-                result.error(name, f"{name} is not UTF-8 text: {err}.", "Save the file as UTF-8.")
         result.examined = f"{len(snapshot.files)} files, {len(graph)} triples"
         if not result.errors:
             ctx.graph = graph
