@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -70,12 +71,19 @@ class OntologySnapshot:
                                     "at the end of a statement is the usual cause).") from None
         return graph
 
-    def parse(self) -> Graph:
+    def parse(self, on_error: Callable[[OntologyError], None] | None = None) -> Graph:
+        """Every module into one graph. A file that does not parse raises, or, given ``on_error``, is reported there
+        and the others are still parsed (so ``spakg check`` names every broken file at once)."""
         graph = Graph()
         for prefix, ns in PREFIXES.items():
             graph.bind(prefix, ns)
         for name in self.files:
-            self.parse_file(name, graph)
+            try:
+                self.parse_file(name, graph)
+            except OntologyError as err:
+                if on_error is None:
+                    raise
+                on_error(err)
         return graph
 
 

@@ -5,6 +5,7 @@ code the service loads with), so the check and the service can never disagree.""
 from __future__ import annotations
 
 from ..errors import OntologyError, OntologyProblems
+from ..knowledge import Knowledge
 from ..shapes import curie
 from .base import Check, CheckContext, CheckResult
 
@@ -15,8 +16,6 @@ class RulesCompile(Check):
     needs = ("snapshot", "graph")
 
     def run(self, ctx: CheckContext, result: CheckResult) -> None:
-        from ..knowledge import Knowledge  # the check module is imported by knowledge users; avoid the cycle
-
         try:
             ctx.knowledge = Knowledge.compile(ctx.snapshot, ctx.graph)  # type: ignore[arg-type]
         except OntologyProblems as problems:

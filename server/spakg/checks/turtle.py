@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from rdflib import Graph
-
 from ..errors import OntologyError
-from ..namespaces import PREFIXES
 from .base import Check, CheckContext, CheckResult
 
 
@@ -17,14 +14,11 @@ class TurtleParses(Check):
     def run(self, ctx: CheckContext, result: CheckResult) -> None:
         snapshot = ctx.snapshot
         assert snapshot is not None
-        graph = Graph()
-        for prefix, ns in PREFIXES.items():
-            graph.bind(prefix, ns)
-        for name in snapshot.files:
-            try:
-                snapshot.parse_file(name, graph)
-            except OntologyError as err:
-                result.error(name, err.message, err.fix or "Correct the Turtle syntax.")
+
+        def broken(err: OntologyError) -> None:
+            result.error(err.entity or "ontology", err.message, err.fix or "Correct the Turtle syntax.")
+
+        graph = snapshot.parse(on_error=broken)
         result.examined = f"{len(snapshot.files)} files, {len(graph)} triples"
         if not result.errors:
             ctx.graph = graph
