@@ -193,6 +193,25 @@ def test_a_changed_competency_answer_is_an_error(ontology_copy, tmp_path):
     assert f.entity == "new.rq" and "'What is there?' has no expected answer" in f.message
 
 
+def test_ask_questions_and_the_query_forms_a_question_may_take(ontology_copy, tmp_path):
+    questions = tmp_path / "cq"
+    questions.mkdir()
+    prefixes = "PREFIX spakg: <https://w3id.org/spakg/>\nPREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+    (questions / "uveitis.rq").write_text(f"# Q: Is uveitis a kind of eye inflammation?\n{prefixes}"
+                                          "ASK { spakg:AnteriorUveitis rdfs:subClassOf+ spakg:Uveitis }\n", encoding="utf-8")
+    (questions / "uveitis.csv").write_text("ask\ntrue\n", encoding="utf-8")
+    (questions / "graph.rq").write_text(f"# Q: A graph?\n{prefixes}CONSTRUCT {{ ?s ?p ?o }} WHERE {{ ?s ?p ?o }}\n",
+                                        encoding="utf-8")
+    (questions / "graph.csv").write_text("s\n", encoding="utf-8")
+    report = run_checks(ontology_copy, skip=["hermit"], competency_dir=questions)
+    [f] = findings(report, "competency")
+    assert f.entity == "graph.rq" and "a SELECT or an ASK query, not CONSTRUCT" in f.message
+    (questions / "uveitis.csv").write_text("ask\nfalse\n", encoding="utf-8")
+    report = run_checks(ontology_copy, skip=["hermit"], competency_dir=questions)
+    assert any(f.entity == "uveitis.rq" and "no longer answers false and now also answers true" in f.message
+               for f in findings(report, "competency"))
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "spakg.cli", *args], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONUNBUFFERED": "1"})

@@ -38,6 +38,8 @@ class CompetencyQuestion:
         result = graph.query(self.query)
         if result.type == "ASK":
             return [["ask"], [str(bool(result.askAnswer)).lower()]]
+        if result.type != "SELECT":
+            raise ValueError(f"a competency question is a SELECT or an ASK query, not {result.type}")
         names = [str(v) for v in result.vars or ()]
         rows = [[_cell(row[i]) for i in range(len(names))] for row in result]
         return [names, *rows]
