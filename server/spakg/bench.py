@@ -15,6 +15,7 @@ import time
 from rdflib import BNode, Graph, URIRef
 
 from .assessment import Assessment
+from .hermit import load_in_owlready2
 from .knowledge import Knowledge
 from .namespaces import OWL, RDF
 
@@ -111,10 +112,7 @@ def bench_hermit(k: Knowledge, cohort: list[list[dict]]) -> float | None:
             for triple in k.graph:
                 g.add(triple)
             _patient_triples(k, findings, g)
-            path = Path(tmp) / "patient.owl"
-            g.serialize(path, format="xml")
-            world = owlready2.World()
-            onto = world.get_ontology(path.as_uri()).load()
+            world, onto = load_in_owlready2(g, Path(tmp) / "patient.owl")
             t = time.perf_counter()
             with onto:
                 owlready2.sync_reasoner_hermit(world, infer_property_values=False, debug=0)

@@ -31,12 +31,7 @@ def run_hermit(graph: Graph) -> ReasonerReport:
     import owlready2  # imported late: it is heavy and only the checks need it
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "spakg.owl"
-        merged = Graph()
-        merged += (t for t in graph if t[1] != OWL.imports)  # every module is already here; owlready2 would fetch them
-        merged.serialize(path, format="xml")
-        world = owlready2.World()
-        onto = world.get_ontology(path.as_uri()).load()
+        world, onto = load_in_owlready2(graph, Path(tmp) / "spakg.owl")
         try:
             with onto:
                 owlready2.sync_reasoner_hermit(world, infer_property_values=False, debug=0)
@@ -55,6 +50,18 @@ def run_hermit(graph: Graph) -> ReasonerReport:
                 if iri and iri.startswith(str(SPAKG)) and (cls.iri, iri) not in asserted:
                     inferred.append((cls.iri, iri))
         return ReasonerReport(consistent=True, unsatisfiable=unsat, inferred_subclasses=sorted(set(inferred)))
+
+
+def load_in_owlready2(graph: Graph, path: Path):
+    """The merged graph as an owlready2 ontology in a World of its own, written to ``path`` (RDF/XML) first.
+    owl:imports are left out: every module is already in the graph, and owlready2 would try to fetch them."""
+    import owlready2
+
+    merged = Graph()
+    merged += (t for t in graph if t[1] != OWL.imports)
+    merged.serialize(path, format="xml")
+    world = owlready2.World()
+    return world, world.get_ontology(path.as_uri()).load()
 
 
 def told_subsumers(graph: Graph) -> set[tuple[str, str]]:
