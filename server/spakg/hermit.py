@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rdflib import Graph, URIRef
 
-from .namespaces import OWL, RDF, RDFS, SPAKG
+from .namespaces import OWL, RDFS, SPAKG
 
 
 class JavaMissing(RuntimeError):
@@ -76,7 +76,3 @@ def told_subsumers(graph: Graph) -> set[tuple[str, str]]:
         if operands is not None:
             pairs |= {(str(cls), str(o)) for o in graph.items(operands) if isinstance(o, URIRef)}
     return pairs
-
-
-def declared_classes(graph: Graph) -> set[str]:
-    return {str(c) for c in graph.subjects(RDF.type, OWL.Class) if str(c).startswith(str(SPAKG))}

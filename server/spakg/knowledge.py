@@ -87,10 +87,6 @@ class OntologySnapshot:
         return graph
 
 
-def content_hash(directory: Path) -> str:
-    return OntologySnapshot.read(directory).content_hash
-
-
 def parse_ontology(directory: Path) -> Graph:
     return OntologySnapshot.read(directory).parse()
 
