@@ -247,3 +247,10 @@ def test_unknown_skip_is_a_usage_error():
 def test_show_answers_without_questions_is_a_usage_error(tmp_path):
     out = _cli("check", "--show-answers", "--competency", str(tmp_path / "none"))
     assert out.returncode == 2 and "--competency" in out.stderr
+
+
+def test_a_broken_ontology_outside_check_still_says_how_to_fix_it(ontology_copy):
+    edit(ontology_copy, "rules.ttl", "rule:threshold 4 ;", "rule:threshold 9 ;")
+    out = _cli("assess", "-", "--ontology", str(ontology_copy))
+    assert out.returncode == 2 and "no patient could meet it" in out.stderr
+    assert "fix: Lower rule:threshold to at most 5, or add items." in out.stderr and "`spakg check`" in out.stderr

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from .checks.runner import CHECK_IDS
-from .errors import SpakgError
+from .errors import OntologyError, SpakgError
 
 
 def _knowledge(args):
@@ -207,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except SpakgError as err:
         print(f"error [{err.code}]: {err.message}", file=sys.stderr)
+        if isinstance(err, OntologyError):  # the advice lives beside the message; one place prints both
+            if err.fix:
+                print(f"fix: {err.fix}", file=sys.stderr)
+            print("`spakg check` lists every problem with its fix.", file=sys.stderr)
         return 2
     except FileNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)

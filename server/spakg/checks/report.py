@@ -42,9 +42,12 @@ class Report:
     def result(self, check_id: str) -> CheckResult:
         return next(r for r in self.results if r.id == check_id)
 
+    def counts(self) -> str:
+        return f"{counted(len(self.errors), 'error')}, {counted(len(self.warnings), 'warning')}"
+
     def summary(self) -> str:
         """One line: the verdict and the first error, for a log or ``ontology { lastReloadError }``."""
-        counts = f"{counted(len(self.errors), 'error')}, {counted(len(self.warnings), 'warning')}"
+        counts = self.counts()
         if self.ok:
             return f"fit to serve ({counts})"
         first = self.errors[0] if self.errors else None
@@ -75,6 +78,5 @@ class Report:
                 lines += ["", f"{heading}:"]
                 for f in findings:
                     lines += [f"  [{f.check}] {f.entity}", f"      {f.message}", f"      fix: {f.fix}"]
-        lines += ["", ("OK: fit to serve" if self.ok else "NOT fit to serve") +
-                  f" — {counted(len(self.errors), 'error')}, {counted(len(self.warnings), 'warning')}."]
+        lines += ["", f"{'OK: fit to serve' if self.ok else 'NOT fit to serve'} — {self.counts()}."]
         return "\n".join(lines)
