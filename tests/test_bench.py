@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
-import pytest
-
 from spakg.bench import bench_hermit, bench_reasoner, patients
 
 
@@ -16,7 +12,6 @@ def test_reasoner_bench_assesses_a_small_cohort(knowledge):
     assert figures["status"] > 0 and figures["proof"] > 0 and figures["steps_per_patient"] > len(knowledge.rules.rules)
 
 
-@pytest.mark.skipif(shutil.which("java") is None, reason="HermiT needs Java")
 def test_hermit_baseline_loads_the_merged_ontology_offline(knowledge):
     # the edit file's owl:imports must not send owlready2 to the web
     assert bench_hermit(knowledge, patients(knowledge, 1)) > 0

