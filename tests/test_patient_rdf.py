@@ -37,7 +37,10 @@ def test_two_concepts_on_one_finding_are_refused_not_one_picked(knowledge):
 def test_decimal_quantities_are_numbers(knowledge):
     [facts] = knowledge.patients_from_rdf(turtle("pt:concept spakg:BackPain ; pt:durationMonths 18.5 ; pt:ageAtOnset 27"),
                                           "turtle")
-    assert facts.quantities[knowledge.facts.index["BackPain"]] == {"durationMonths": 18.5, "ageAtOnset": 27.0}
+    [back_pain] = facts.findings
+    assert back_pain.quantities == {"durationMonths": 18.5, "ageAtOnset": 27.0}
+    slot = knowledge.facts.quantities.slot("durationMonths", knowledge.facts.index["BackPain"])
+    assert facts.quantities[slot] == (18.5, 18.5)
 
 
 def test_well_formed_rdf_gives_the_same_assessment_as_json(knowledge):

@@ -120,7 +120,7 @@ def test_a_rule_written_as_protege_writes_it_compiles_and_decides(ontology_copy,
     assert report.ok, report.as_text()
     k: Knowledge = report.knowledge
     rule = k.rules.get("DemoButtockNightRule")
-    assert rule.needed == 2 and [c for c in rule.requires[0].comparisons] == [("durationMonths", "atLeast", 3.0)]
+    assert rule.needed == 2 and [(c.quantity, c.op, c.value) for c in rule.requires[0].comparisons] == [("durationMonths", "atLeast", 3.0)]
     facts = k.facts.patient([{"concept": "BackPain", "durationMonths": months}, {"concept": "AlternatingButtockPain"},
                              {"concept": "NightPain"}])
     assert Assessment(k, facts).statuses[k.rules.order.index(rule)] == expected

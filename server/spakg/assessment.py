@@ -8,7 +8,8 @@ from functools import cached_property
 from .concepts import Concept
 from .facts import PatientFacts
 from .knowledge import Knowledge
-from .rules import MET, NOT_MET, UNDETERMINED, FindingItem, Rule, Step
+from .logic import Inconsistent
+from .rules import MET, NOT_MET, UNDETERMINED, Comparison, FindingItem, Proof, QuantityItem, Rule, Step
 
 CLASSIFICATION_NOTE = (
     "Classification criteria are not a diagnosis. HLA-B27 alone decides nothing; normal blood tests or a negative "
@@ -18,7 +19,7 @@ CLASSIFICATION_NOTE = (
 
 @dataclass(frozen=True)
 class FactUse:
-    """How a finding's state was known: stated directly, or implied by a stated finding."""
+    """How a finding's state was known: stated directly, or implied by stated findings."""
 
     concept: Concept
     present: bool | None
@@ -31,8 +32,8 @@ class FactUse:
 
 @dataclass(frozen=True)
 class Question:
-    concept: Concept
-    quantity: str | None
+    concept: Concept | None        # a finding to ask about (None for a measurement of the patient)
+    quantity: str | None           # a missing number: on the finding, or (concept None) about the patient
     settles: tuple[Rule, ...]
 
 
@@ -40,12 +41,17 @@ class Assessment:
     def __init__(self, knowledge: Knowledge, facts: PatientFacts) -> None:
         self.knowledge = knowledge
         self.facts = facts
-        self.evaluation, self.statuses = knowledge.rules.decide(facts)
+        self.statuses: tuple[int, ...] = knowledge.rules.decide(facts)
+
+    @cached_property
+    def proof(self) -> Proof:
+        return self.knowledge.rules.prove(self.facts)
 
     @cached_property
     def steps(self) -> list[Step]:
-        """One proof step per rule (built on first use from the statuses already decided)."""
-        return [rule.evaluate(self.evaluation) for rule in self.knowledge.rules.order]
+        """One proof step per rule (built on first use from the proof vector)."""
+        proof = self.proof
+        return [proof.step(rule) for rule in self.knowledge.rules.order]
 
     @property
     def patient_id(self) -> str | None:
@@ -56,22 +62,14 @@ class Assessment:
 
     # ------------------------------------------------------------------ explaining
     def fact_use(self, item: FindingItem) -> FactUse:
-        space, facts = self.knowledge.facts, self.facts
-        state = facts.status_of(item.bit)
-        stated: list[tuple[Concept, bool]] = []
-        for concept, finding in facts.findings:
-            if state is True and finding.present and space.up[concept.id] & item.bit:
-                stated.append((concept, True))
-            elif state is False and (
-                (not finding.present and space.down[concept.id] & item.bit)
-                or (finding.present and space.excluded[concept.id] & item.bit)
-            ):
-                stated.append((concept, finding.present))
-        return FactUse(item.concept, state, tuple(stated))  # type: ignore[arg-type]
+        facts = self.facts
+        stated = self.knowledge.facts.stated_by(facts, item.index)
+        return FactUse(item.concept, facts.status_of(item.bit), tuple((f.concept, f.present) for f in stated))  # type: ignore[arg-type]
 
-    def quantity_values(self, item: FindingItem) -> dict[str, float]:
-        values = self.facts.quantities.get(item.index, {})
-        return {q: values[q] for q, _, _ in item.comparisons if q in values}
+    def quantity_values(self, item: FindingItem | QuantityItem) -> dict[str, tuple[float, float]]:
+        """The value (low, high) of each quantity the item compares, where known or bounded."""
+        values = self.facts.quantities
+        return {c.quantity: values[c.slot] for c in item.comparisons if c.slot in values}
 
     def summary(self, step: Step) -> str:
         return summarise(step)
@@ -79,65 +77,72 @@ class Assessment:
     # ------------------------------------------------------------------ next questions
     @cached_property
     def next_questions(self) -> list[Question]:
-        """Unknown findings (or missing quantities) whose answer could decide an undetermined rule.
+        """Unknown findings (or missing numbers) whose answer could decide an undetermined rule.
 
-        Each candidate is tried as present and as absent (a quantity at each threshold the rules use, and either
-        side of it); it settles a rule if some answer turns that rule MET or NOT_MET. Best first: most rules settled.
+        Each candidate is tried as present and as absent (a number at each threshold the rules use, and either side
+        of it), by adding its consequences to the patient's closed facts and deciding again; it settles a rule if
+        some answer turns that rule MET or NOT_MET. Best first: most rules settled.
         """
-        order = self.knowledge.rules.order
-        undetermined = [rule for rule, status in zip(order, self.statuses, strict=True) if status == UNDETERMINED]
+        rules = self.knowledge.rules
+        undetermined = [i for i, status in enumerate(self.statuses) if status == UNDETERMINED]
         if not undetermined:
             return []
-        space = self.knowledge.facts
-        stated = [(c.id, f) for c, f in self.facts.findings]
-        candidates: dict[tuple[str, str | None], list[dict]] = {}
-        for rule in undetermined:
+        order = rules.order
+        facts, space = self.facts, self.knowledge.facts
+        closure, decide = space.closure, rules.compiled.outcomes
+        present, absent, values = facts.present, facts.absent, facts.quantities
+        candidates: dict[tuple[int | None, str | None], list] = {}
+        for i in undetermined:
+            rule = order[i]
             for item in rule.finding_items():
-                state = self.facts.status_of(item.bit)
-                cid = item.concept.id  # type: ignore[union-attr]
-                if state is None and (cid, None) not in candidates:
-                    candidates[(cid, None)] = [{"concept": cid, "present": True}, {"concept": cid, "present": False}]
+                state = facts.status_of(item.bit)
+                if state is None:
+                    candidates.setdefault((item.index, None), [])
                 elif state is True:
-                    for quantity, _, threshold in item.comparisons:
-                        if quantity not in self.facts.quantities.get(item.index, {}):
-                            values = candidates.setdefault((cid, quantity), [])
-                            values.extend({"concept": cid, quantity: v} for v in _around(threshold, space, quantity))
+                    for c in item.comparisons:
+                        if c.slot not in values:
+                            candidates.setdefault((item.index, c.quantity), []).extend(self._around(c))
+            for q_item in rule.quantity_items():
+                for c in q_item.comparisons:
+                    known = values.get(c.slot)
+                    if known is None or known[0] != known[1]:
+                        candidates.setdefault((None, c.quantity), []).extend(self._around(c))
         questions: list[Question] = []
-        rules = self.knowledge.rules
-        for (cid, quantity), answers in candidates.items():
-            settled: list[Rule] = []
-            for answer in answers:
-                try:
-                    trial = space.patient([*_merge(stated, answer)], self.facts.patient_id)
-                except Exception:  # an answer that contradicts the facts is not a possible answer
-                    continue
-                outcome = dict(zip((r.id for r in order), rules.decide(trial)[1], strict=True))
-                settled.extend(r for r in undetermined if outcome[r.id] != UNDETERMINED and r not in settled)
+        for (index, quantity), answers in candidates.items():
+            settled: set[int] = set()
+            if quantity is None:  # a finding's presence
+                for lit in (2 * index, 2 * index + 1):  # type: ignore[operator]
+                    lp, la = closure.lit[lit]
+                    try:
+                        p, a = closure.finish(present | lp, absent | la)
+                    except Inconsistent:  # an answer that contradicts the facts is not a possible answer
+                        continue
+                    outcome = decide(p, a, values)
+                    settled.update(i for i in undetermined if outcome[i] != UNDETERMINED)
+            else:
+                for slots, value in answers:
+                    trial = dict(values)
+                    for slot in slots:
+                        trial[slot] = (value, value)
+                    outcome = decide(present, absent, trial)
+                    settled.update(i for i in undetermined if outcome[i] != UNDETERMINED)
             if settled:
-                concept = self.knowledge.concepts.get(cid)
-                questions.append(Question(concept, quantity, tuple(sorted(settled, key=lambda r: r.id))))  # type: ignore[arg-type]
-        questions.sort(key=lambda q: (-len(q.settles), q.concept.id, q.quantity or ""))
+                concept = space.observable[index] if index is not None else None
+                questions.append(Question(concept, quantity, tuple(sorted((order[i] for i in settled), key=lambda r: r.id))))
+        questions.sort(key=lambda q: (-len(q.settles), q.concept.id if q.concept else "", q.quantity or ""))
         return questions
 
-
-def _around(threshold: float, space, quantity: str) -> list[float]:
-    q = space.quantities[quantity]
-    return [v for v in (threshold - 1, threshold, threshold + 1) if q.minimum <= v <= q.maximum]
-
-
-def _merge(stated: list, answer: dict) -> list[dict]:
-    """The stated findings plus one answer; a quantity answer rides on the stated finding of that concept."""
-    out: list[dict] = []
-    merged = False
-    for cid, f in stated:
-        entry = {"concept": cid, "present": f.present, **f.quantities}
-        if "present" not in answer and cid == answer["concept"] and f.present:
-            entry.update({k: v for k, v in answer.items() if k != "concept"})
-            merged = True
-        out.append(entry)
-    if not merged:
-        out.append(answer if "present" in answer else {"present": True, **answer})
-    return out
+    def _around(self, c: Comparison) -> list[tuple[tuple[int, ...], float]]:
+        """Values either side of a comparison's threshold, within the quantity's range, with the slots they fill
+        (a finding's number is carried up to the classes above it that the quantity applies to)."""
+        space = self.knowledge.facts
+        q = space.quantities[c.quantity]
+        slots: tuple[int, ...] = (c.slot,)
+        if not q.patient_level:
+            index = c.slot // space.quantities.count
+            concept = space.observable[index]
+            slots = (c.slot, *space._carried(concept, index, c.quantity))
+        return [(slots, v) for v in (c.value - 1, c.value, c.value + 1) if q.minimum <= v <= q.maximum]
 
 
 # ---------------------------------------------------------------------- one-sentence summaries

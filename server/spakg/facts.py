@@ -1,70 +1,54 @@
 """Patient facts: findings present or absent (anything unmentioned is unknown), closed under the ontology.
 
-The closure is compiled once into bit masks over the observable classes, so normalising a patient is a handful of
-integer ORs: present(C) => C and its ancestors present, and every class disjoint with any of them (with their
-subclasses) absent; absent(C) => C and its subclasses absent. Present & absent on one class is a contradiction.
+Each observable class has a bit. A stated finding ORs in the consequences its literal has under the ontology's
+axioms (compiled once by ``logic.Closure``); the closure then adds what follows only from several facts together
+(intersections, complements) and says when the facts cannot all hold. Present and absent on one class is a
+contradiction, reported with the smallest set of facts and the axioms that clash.
+
+A patient record: ``{"id", "findings": [{"concept", "present", <finding quantities>}], "sex", "measurements":
+{quantity: value}}``; quantities and their ranges come from the ontology (``quantities``).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from rdflib import Graph, Literal, URIRef
 
-from .concepts import Concept, ConceptIndex, local_name
+from .concepts import Concept, ConceptIndex
 from .errors import ContradictoryFacts, InvalidFacts, InvalidValue, TooManyFindings
-from .namespaces import PT, RDF, RDFS
+from .logic import AxiomSet, Closure, Inconsistent, Named
+from .logic.explain import justification, minimal_conflict, support
+from .namespaces import PT, RDF
+from .quantities import QuantityTable
 
-QUANTITY_NAMES = ("ageAtOnset", "durationMonths", "durationMinutes")
-
-
-@dataclass(frozen=True)
-class FindingInput:
-    concept: str
-    present: bool = True
-    quantities: Mapping[str, float] = field(default_factory=dict)
-
-    @classmethod
-    def from_mapping(cls, data: Mapping) -> FindingInput:
-        if not isinstance(data, Mapping) or "concept" not in data:
-            raise InvalidFacts(f"Each finding needs a 'concept' (got {data!r}).")
-        present = data.get("present", True)
-        if present is None:
-            present = True
-        if not isinstance(present, bool):
-            raise InvalidValue(f"'present' must be true or false for {data['concept']!r} (got {present!r}).")
-        quantities = {k: data[k] for k in QUANTITY_NAMES if data.get(k) is not None}
-        unknown = set(data) - {"concept", "present", *QUANTITY_NAMES}
-        if unknown:
-            raise InvalidFacts(f"Unknown field(s) {sorted(unknown)} on finding {data['concept']!r}; "
-                               f"allowed: concept, present, {', '.join(QUANTITY_NAMES)}.")
-        return cls(str(data["concept"]), present, quantities)
+SEXES = ("MALE", "FEMALE")
+RECORD_FIELDS = ("id", "findings", "sex", "measurements")
+_NO_QUANTITIES: Mapping[str, float] = {}
 
 
-@dataclass(frozen=True)
-class Quantity:
-    name: str
-    iri: str
-    label: str
-    unit: str
-    minimum: float
-    maximum: float
-    applies_to: frozenset[str]  # concept ids (the declared class and its subclasses)
-    declared_on: tuple[str, ...]
+class StatedFinding(NamedTuple):
+    concept: Concept
+    present: bool
+    quantities: Mapping[str, float]
 
 
-@dataclass
+@dataclass(slots=True)
 class PatientFacts:
-    """A patient's facts after closure. ``present``/``absent`` are bit masks over FactSpace.concepts."""
+    """A patient's facts after closure. ``present``/``absent`` are bit masks over the closure's atoms (the observable
+    classes first); ``quantities`` maps a slot (see QuantityTable.slot) to an interval (low, high)."""
 
     patient_id: str | None
-    findings: tuple[tuple[Concept, FindingInput], ...]
+    findings: tuple[StatedFinding, ...]
+    literals: tuple[int, ...]  # the stated literals, in the order of ``findings``
     present: int
     absent: int
-    quantities: dict[int, dict[str, float]]
+    quantities: dict[int, tuple[float, float]]
+    sex: str | None = None
+    measurements: dict[str, float] = field(default_factory=dict)
 
     def status_of(self, bit: int) -> bool | None:
         if self.present & bit:
@@ -75,135 +59,202 @@ class PatientFacts:
 
 
 class FactSpace:
-    """Compiled closure masks for the observable classes, and the quantities the ontology allows."""
+    """The observable classes, the compiled closure, and the quantities the ontology allows."""
 
-    def __init__(self, concepts: ConceptIndex, graph: Graph, max_findings: int = 200) -> None:
+    def __init__(self, concepts: ConceptIndex, graph: Graph, axioms: AxiomSet, max_findings: int = 200) -> None:
         self.concepts = concepts
         self.max_findings = max_findings
         self.observable = [c for c in concepts if c.observable]
         self.index = {c.id: i for i, c in enumerate(self.observable)}
         self.bit = {cid: 1 << i for cid, i in self.index.items()}
-        self.up = {}       # present(C) => these present
-        self.down = {}     # absent(C)  => these absent
-        for c in self.observable:
-            self.up[c.id] = self._mask([c, *c.ancestors])
-            self.down[c.id] = self._mask([c, *c.descendants])
-        self.excluded = {}  # present(C) => these absent
-        for c in self.observable:
-            mask = 0
-            for holder in [c, *c.ancestors]:
-                for other in holder.disjoint_with:
-                    if other.id in self.down:
-                        mask |= self.down[other.id]
-            self.excluded[c.id] = mask
-        self.quantities = self._read_quantities(graph)
+        self.closure = Closure([Named(c.iri) for c in self.observable], axioms)
+        self.quantities = QuantityTable(graph, concepts, self.index)
+        lit = self.closure.lit
+        # Hot path: one lookup per stated finding gives the concept, its index and both literals' consequences.
+        self._entries = {c.id: (c, i, *lit[2 * i], *lit[2 * i + 1]) for i, c in enumerate(self.observable)}
+        self._carry: dict[tuple[int, str], tuple[int, ...]] = {}
+        self._implied_by = self._invert(lit)
 
-    def _mask(self, concepts: Iterable[Concept]) -> int:
-        mask = 0
-        for c in concepts:
-            if c.id in self.bit:
-                mask |= self.bit[c.id]
-        return mask
-
-    def _read_quantities(self, graph: Graph) -> dict[str, Quantity]:
-        out: dict[str, Quantity] = {}
-        for q in graph.subjects(RDF.type, PT.Quantity):
-            name = local_name(str(q))
-            declared = [self.concepts.find(str(c)) for c in graph.objects(q, PT.appliesTo)]
-            declared = [c for c in declared if c is not None]
-            applies = frozenset(d.id for c in declared for d in [c, *c.descendants])
-            out[name] = Quantity(
-                name=name, iri=str(q), label=str(graph.value(q, RDFS.label) or name),
-                unit=str(graph.value(q, PT.unit) or ""),
-                minimum=float(graph.value(q, PT.minValue) or 0), maximum=float(graph.value(q, PT.maxValue) or math.inf),
-                applies_to=applies, declared_on=tuple(sorted(c.id for c in declared)),
-            )
-        return out
+    def _invert(self, lit: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """For each literal of an observable class: which classes, stated present / stated absent, imply it."""
+        n = len(self.observable)
+        obs_mask = (1 << n) - 1
+        by = [[0, 0] for _ in range(2 * n)]
+        for i in range(n):
+            for polarity in (0, 1):
+                p, a = lit[2 * i + polarity]
+                for j in _bits(p & obs_mask):
+                    by[2 * j][polarity] |= 1 << i
+                for j in _bits(a & obs_mask):
+                    by[2 * j + 1][polarity] |= 1 << i
+        return [(x[0], x[1]) for x in by]
 
     # ------------------------------------------------------------------ building a patient
-    def patient(self, findings: Iterable[FindingInput | Mapping], patient_id: str | None = None) -> PatientFacts:
-        items = [f if isinstance(f, FindingInput) else FindingInput.from_mapping(f) for f in findings]
-        if len(items) > self.max_findings:
-            raise TooManyFindings(f"{len(items)} findings given; at most {self.max_findings} are accepted per patient.")
-        resolved: list[tuple[Concept, FindingInput]] = []
-        present = absent = 0
-        for finding in items:
-            concept = self.concepts.get(finding.concept)
-            if not concept.observable:
-                raise InvalidValue(
-                    f"'{concept.id}' ({concept.label}) is not something a patient can have; patient facts name "
-                    f"findings or diseases (subclasses of ClinicalFinding or Disease).", concept=concept.id)
-            self._check_quantities(concept, finding)
-            resolved.append((concept, finding))
-            if finding.present:
-                present |= self.up[concept.id]
-                absent |= self.excluded[concept.id]
-            else:
-                absent |= self.down[concept.id]
-        if present & absent:
-            raise self._contradiction(resolved)
-        return PatientFacts(patient_id, tuple(resolved), present, absent, self._quantities(resolved))
+    def read(self, record: Mapping) -> PatientFacts:
+        """A whole patient record ({"id", "findings", "sex", "measurements"}); unknown fields are refused."""
+        if not isinstance(record, Mapping):
+            raise InvalidFacts(f"A patient is a JSON object with 'findings' (got {type(record).__name__}).")
+        unknown = set(record) - set(RECORD_FIELDS)
+        if unknown:
+            raise InvalidFacts(f"Unknown field(s) {sorted(unknown)} on a patient; allowed: {', '.join(RECORD_FIELDS)}.")
+        findings = record.get("findings", [])
+        if not isinstance(findings, list | tuple):
+            raise InvalidFacts("'findings' must be a list of findings ({\"concept\": ..., \"present\": ...}).")
+        pid = record.get("id")
+        return self.patient(findings, None if pid is None else str(pid), sex=record.get("sex"),
+                            measurements=record.get("measurements"))
 
-    def _check_quantities(self, concept: Concept, finding: FindingInput) -> None:
-        for name, value in finding.quantities.items():
-            q = self.quantities.get(name)
-            if q is None:
-                raise InvalidValue(f"Unknown quantity '{name}'; known: {', '.join(sorted(self.quantities))}.")
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    def patient(self, findings: Iterable[Mapping], patient_id: str | None = None, *, sex: str | None = None,
+                measurements: Mapping[str, float] | Iterable[Mapping] | None = None) -> PatientFacts:
+        if not isinstance(findings, list | tuple):
+            findings = list(findings)
+        if len(findings) > self.max_findings:
+            raise TooManyFindings(f"{len(findings)} findings given; at most {self.max_findings} are accepted per patient.")
+        entries = self._entries
+        p = a = 0
+        stated: list[StatedFinding] = []
+        literals: list[int] = []
+        numbers: list[tuple[Concept, int, str, float]] = []
+        for f in findings:
+            if not isinstance(f, Mapping):
+                raise InvalidFacts(f"Each finding is an object with a 'concept' (got {f!r}).")
+            cid = f.get("concept")
+            entry = entries.get(cid) if isinstance(cid, str) else None
+            if entry is None:
+                entry = self._resolve(cid)
+            concept, i, pp, pa, np_, na = entry
+            present = f.get("present", True)
+            if present is None:
+                present = True
+            elif present is not True and present is not False:
+                raise InvalidValue(f"'present' must be true or false for {concept.id!r} (got {present!r}).")
+            quantities = _NO_QUANTITIES
+            if len(f) > 2 or (len(f) == 2 and "present" not in f):
+                quantities = self._finding_quantities(concept, i, present, f, numbers)
+            if present:
+                p |= pp
+                a |= pa
+                literals.append(2 * i)
+            else:
+                p |= np_
+                a |= na
+                literals.append(2 * i + 1)
+            stated.append(StatedFinding(concept, present, quantities))
+        values = self._slots(numbers) if numbers else {}
+        given = self._measurements(measurements, values) if measurements else {}
+        if sex is not None and sex not in SEXES:
+            raise InvalidValue(f"'sex' must be one of {', '.join(SEXES)} (got {sex!r}).")
+        try:
+            p, a = self.closure.finish(p, a)
+        except Inconsistent:
+            raise self._contradiction(stated, literals) from None
+        return PatientFacts(patient_id, tuple(stated), tuple(literals), p, a, values, sex, given)
+
+    def _resolve(self, cid: object) -> tuple:
+        if cid is None:
+            raise InvalidFacts("Each finding needs a 'concept' (an id such as 'MorningStiffness').")
+        if not isinstance(cid, str):
+            raise InvalidFacts(f"A finding's 'concept' is a string id (got {cid!r}).")
+        concept = self.concepts.get(cid)  # UnknownConcept, with suggestions
+        entry = self._entries.get(concept.id)
+        if entry is None:
+            raise InvalidValue(
+                f"'{concept.id}' ({concept.label}) is not something a patient can have; patient facts name "
+                f"findings or diseases (subclasses of ClinicalFinding or Disease).", concept=concept.id)
+        return entry
+
+    def _finding_quantities(self, concept: Concept, i: int, present: bool, f: Mapping,
+                            numbers: list[tuple[Concept, int, str, float]]) -> dict[str, float]:
+        table = self.quantities
+        out: dict[str, float] = {}
+        for name, value in f.items():
+            if name == "concept" or name == "present" or value is None:
+                continue
+            q = table.get(name)
+            if q is None or q.patient_level:
+                raise InvalidFacts(f"Unknown field {name!r} on finding {concept.id!r}; allowed: concept, present, "
+                                   f"{', '.join(table.finding_names)}.")
+            if isinstance(value, bool) or not isinstance(value, int | float):
                 raise InvalidValue(f"{name} of {concept.id} must be a finite number (got {value!r}).",
                                    concept=concept.id, quantity=name)
             if concept.id not in q.applies_to:
-                raise InvalidValue(
-                    f"{name} does not apply to {concept.id}; it rides on {', '.join(q.declared_on)} (or a subclass).",
-                    concept=concept.id, quantity=name)
-            if not finding.present:
+                raise InvalidValue(f"{name} does not apply to {concept.id}; it rides on {q.where} (or a subclass).",
+                                   concept=concept.id, quantity=name)
+            if not present:
                 raise InvalidValue(f"{name} was given for {concept.id}, which is marked absent; "
                                    f"a quantity only makes sense on a present finding.", concept=concept.id)
-            if not q.minimum <= value <= q.maximum:
-                raise InvalidValue(
-                    f"{name} of {concept.id} is {value:g} {q.unit}; it must be between {q.minimum:g} and "
-                    f"{q.maximum:g} {q.unit}.", concept=concept.id, quantity=name, value=value)
-
-    def _quantities(self, resolved: list[tuple[Concept, FindingInput]]) -> dict[int, dict[str, float]]:
-        """Explicit values, then values carried up from a subclass (an IBP's onset age is its back pain's)."""
-        out: dict[int, dict[str, float]] = {}
-        for concept, finding in resolved:
-            for name, value in finding.quantities.items():
-                slot = out.setdefault(self.index[concept.id], {})
-                if name in slot and slot[name] != value:
-                    raise ContradictoryFacts(f"{concept.id} is given two values for {name}: {slot[name]:g} and {value:g}.",
-                                             concept=concept.id)
-                slot[name] = float(value)
-        for concept, finding in resolved:
-            for name, value in finding.quantities.items():
-                for anc in concept.ancestors:
-                    if anc.id in self.quantities[name].applies_to:
-                        out.setdefault(self.index[anc.id], {}).setdefault(name, float(value))
+            out[name] = table.check(q, value, concept.id)
+            numbers.append((concept, i, name, out[name]))
         return out
 
-    def _contradiction(self, resolved: list[tuple[Concept, FindingInput]]) -> ContradictoryFacts:
-        def implied(c: Concept, f: FindingInput) -> tuple[int, int]:
-            return (self.up[c.id], self.excluded[c.id]) if f.present else (0, self.down[c.id])
+    def _slots(self, numbers: list[tuple[Concept, int, str, float]]) -> dict[int, tuple[float, float]]:
+        """Stated values first, then values carried up from a subclass (an IBP's onset age is its back pain's)."""
+        values: dict[int, tuple[float, float]] = {}
+        slot = self.quantities.slot
+        for concept, i, name, value in numbers:
+            key = slot(name, i)
+            old = values.get(key)
+            if old is not None and old[0] != value:
+                raise ContradictoryFacts(f"{concept.id} is given two values for {name}: {old[0]:g} and {value:g}.",
+                                         concept=concept.id)
+            values[key] = (value, value)
+        for concept, i, name, value in numbers:
+            for key in self._carried(concept, i, name):
+                values.setdefault(key, (value, value))
+        return values
 
-        for i, (ca, fa) in enumerate(resolved):
-            pa, aa = implied(ca, fa)
-            for cb, fb in resolved[i:]:
-                pb, ab = implied(cb, fb)
-                clash = (pa & ab) | (pb & aa)
-                if not clash:
-                    continue
-                where = self.observable[(clash & -clash).bit_length() - 1]
-                da, db = _describe(ca, fa), _describe(cb, fb)
-                if ca is cb:
-                    msg = f"{ca.id} is reported both present and absent. Keep one of the two findings."
-                elif fa.present and fb.present:
-                    msg = (f"{da} and {db} cannot both hold: {where.id} would be both present and absent "
-                           f"(the ontology declares them disjoint). Correct one of the two findings.")
-                else:
-                    msg = (f"{da} contradicts {db}: it would make {where.id} both present and absent "
-                           f"(through the class hierarchy). Correct one of the two findings.")
-                return ContradictoryFacts(msg, facts=[da, db], concept=where.id)
-        return ContradictoryFacts("The findings contradict each other.")  # unreachable for satisfiable classes
+    def _carried(self, concept: Concept, i: int, name: str) -> tuple[int, ...]:
+        found = self._carry.get((i, name))
+        if found is None:
+            q = self.quantities[name]
+            found = self._carry[(i, name)] = tuple(
+                self.quantities.slot(name, self.index[anc.id]) for anc in concept.ancestors
+                if anc.id in q.applies_to and anc.id in self.index)
+        return found
+
+    def _measurements(self, given: Mapping | Iterable[Mapping], values: dict[int, tuple[float, float]]) -> dict[str, float]:
+        items = given.items() if isinstance(given, Mapping) else _pairs(given)
+        out: dict[str, float] = {}
+        for name, value in items:
+            q = self.quantities.get(name) if isinstance(name, str) else None
+            if q is None or not q.patient_level:
+                known = ", ".join(self.quantities.patient_names)
+                raise InvalidValue(f"Unknown measurement {name!r}; known: {known}.", quantity=str(name))
+            if name in out and out[name] != value:
+                raise ContradictoryFacts(f"The measurement {name} is given twice: {out[name]:g} and {value!r}.")
+            out[name] = self.quantities.check(q, value, "the patient")
+            values[self.quantities.slot(name)] = (out[name], out[name])
+        return out
+
+    # ------------------------------------------------------------------ explaining
+    def _contradiction(self, stated: list[StatedFinding], literals: list[int]) -> ContradictoryFacts:
+        core = minimal_conflict(self.closure, literals)
+        facts = [stated[i] for i in core]
+        described = [_describe(f) for f in facts]
+        if len(facts) == 2 and facts[0].concept is facts[1].concept:
+            return ContradictoryFacts(f"{facts[0].concept.id} is reported both present and absent. Keep one of the "
+                                      f"two findings.", facts=described, axioms=[], concept=facts[0].concept.id)
+        axioms = [ax.text for ax in justification(self.closure, [literals[i] for i in core])]
+        joined = described[0] if len(described) == 1 else ", ".join(described[:-1]) + " and " + described[-1]
+        verb = "can never hold" if len(described) == 1 else "cannot both hold" if len(described) == 2 else \
+            "cannot all hold"
+        because = f": the ontology says {'; '.join(axioms)}" if axioms else ""
+        return ContradictoryFacts(f"{joined} {verb}{because}. Correct one of the findings.",
+                                  facts=described, axioms=axioms, concept=facts[0].concept.id)
+
+    def stated_by(self, facts: PatientFacts, index: int) -> list[StatedFinding]:
+        """The patient's own findings that made class ``index`` present or absent: directly, through the hierarchy
+        or disjointness, or (when only several together entail it) the fewest that do."""
+        state = facts.status_of(1 << index)
+        if state is None:
+            return []
+        by_present, by_absent = self._implied_by[2 * index + (0 if state else 1)]
+        ix = self.index
+        found = [f for f in facts.findings
+                 if (by_present if f.present else by_absent) >> ix[f.concept.id] & 1]
+        if found:
+            return found
+        return [facts.findings[i] for i in support(self.closure, list(facts.literals), 2 * index + (0 if state else 1))]
 
     # ------------------------------------------------------------------ RDF input
     def patients_from_rdf(self, data: str, fmt: str) -> list[PatientFacts]:
@@ -222,15 +273,19 @@ class FactSpace:
                 if concept is None:
                     raise InvalidFacts("A pt:hasFinding node has no pt:concept.")
                 present = graph.value(f, PT.present)
-                # The value as written: FindingInput refuses anything but a boolean ("no" is not false).
+                # The value as written: the reader refuses anything but a boolean ("no" is not false).
                 entry: dict = {"concept": str(concept), "present": True if present is None else _value(present)}
-                for name in QUANTITY_NAMES:
+                for name in self.quantities.finding_names:
                     v = graph.value(f, PT[name])
                     if v is not None:
                         entry[name] = _value(v)
                 findings.append(entry)
+            measurements = {n: _value(v) for n in self.quantities.patient_names
+                            if (v := graph.value(node, PT[n])) is not None}
+            sex = graph.value(node, PT.sex)
             pid = graph.value(node, PT.id)
-            out.append(self.patient(findings, str(pid) if pid is not None else (str(node) if isinstance(node, URIRef) else None)))
+            out.append(self.patient(findings, str(pid) if pid is not None else (str(node) if isinstance(node, URIRef) else None),
+                                    sex=None if sex is None else str(_value(sex)), measurements=measurements))
         return out
 
 
@@ -243,6 +298,13 @@ def parse_patient_rdf(data: str, fmt: str) -> Graph:
     return graph
 
 
+def _pairs(given: Iterable[Mapping]) -> Iterable[tuple[object, object]]:
+    for m in given:
+        if not isinstance(m, Mapping) or set(m) != {"quantity", "value"}:
+            raise InvalidFacts(f"Each measurement is {{\"quantity\": ..., \"value\": ...}} (got {m!r}).")
+        yield m["quantity"], m["value"]
+
+
 def _value(node: object) -> object:
     """A literal's Python value (xsd:decimal as a float, like JSON numbers); anything else as it is."""
     if not isinstance(node, Literal):
@@ -251,6 +313,12 @@ def _value(node: object) -> object:
     return float(value) if isinstance(value, Decimal) else value
 
 
-def _describe(c: Concept, f: FindingInput) -> str:
-    return f"{c.id} {'present' if f.present else 'absent'}"
+def _describe(f: StatedFinding) -> str:
+    return f"{f.concept.id} {'present' if f.present else 'absent'}"
 
+
+def _bits(mask: int):
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low

@@ -13,8 +13,9 @@ from rdflib import Graph
 
 from .article import Article
 from .concepts import ConceptIndex
-from .errors import InvalidFacts, OntologyError
+from .errors import InvalidFacts, OntologyError, OntologyProblems
 from .facts import FactSpace, PatientFacts, parse_patient_rdf
+from .logic import read_axioms
 from .namespaces import OWL, PREFIXES, RDF
 from .provenance import ProvenanceIndex
 from .resources import article_path, default_ontology_dir
@@ -115,13 +116,21 @@ class Knowledge:
     @classmethod
     def compile(cls, snapshot: OntologySnapshot, graph: Graph, max_findings: int = 200,
                 started: float | None = None) -> Knowledge:
-        """Build every index from a parsed snapshot; raises OntologyProblems listing every broken rule.
-        ``started``: when reading began, so that ``load_seconds`` counts parsing too."""
+        """Build every index from a parsed snapshot; raises OntologyProblems listing every axiom the fact closure
+        cannot honour and every broken rule. ``started``: when reading began, so that ``load_seconds`` counts
+        parsing too."""
         started = time.perf_counter() if started is None else started
         provenance = ProvenanceIndex(graph)
         concepts = ConceptIndex(graph, provenance)
-        facts = FactSpace(concepts, graph, max_findings=max_findings)
-        rules = RuleBook(graph, concepts, facts, provenance)
+        axioms = read_axioms(graph)
+        problems: list[OntologyError] = list(axioms.problems)
+        facts = FactSpace(concepts, graph, axioms, max_findings=max_findings)
+        try:
+            rules = RuleBook(graph, concepts, facts, provenance)
+        except OntologyProblems as err:
+            problems.extend(err.problems)
+        if problems:
+            raise OntologyProblems(problems)
         ontology = next(iter(graph.subjects(RDF.type, OWL.Ontology)), None)
         main = next((o for o in graph.subjects(RDF.type, OWL.Ontology) if graph.value(o, OWL.versionIRI)), ontology)
         return cls(

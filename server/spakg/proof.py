@@ -32,7 +32,7 @@ def item_dict(a: Assessment, step: Step) -> dict:
         }
         if item.comparisons:
             out["finding"]["comparisons"] = item.describe_comparisons()
-            out["finding"]["values"] = a.quantity_values(item)
+            out["finding"]["values"] = values_dict(a.quantity_values(item))
         if item.accept_unknown and use.present is None:
             out["finding"]["unknownCountsAsMet"] = True
     elif isinstance(item, ConclusionItem):
@@ -43,6 +43,11 @@ def item_dict(a: Assessment, step: Step) -> dict:
         if step.requires:
             out["requires"] = [item_dict(a, r) for r in step.requires]
     return out
+
+
+def values_dict(values: dict[str, tuple[float, float]]) -> dict:
+    """A stated number as itself; a number known only within bounds as {"low", "high"}."""
+    return {name: lo if lo == hi else {"low": lo, "high": hi} for name, (lo, hi) in values.items()}
 
 
 def _counts(step: Step) -> dict:
@@ -95,7 +100,8 @@ def assessment_graph(a: Assessment) -> Graph:
     g.add((activity, SPAKG.ontologyHash, Literal(a.knowledge.content_hash)))
     g.add((activity, SPAKG.disclaimer, Literal(a.knowledge.disclaimer)))
     facts: dict[str, URIRef] = {}
-    for concept, finding in a.facts.findings:
+    for finding in a.facts.findings:
+        concept = finding.concept
         node = URIRef(base + f"fact/{concept.id}/{'present' if finding.present else 'absent'}")
         facts[concept.id] = node
         g.add((node, RDF.type, PROV.Entity))

@@ -10,11 +10,10 @@ from ..assessment import CLASSIFICATION_NOTE
 from ..assessment import Assessment as AssessmentModel
 from ..concepts import Concept as ConceptModel
 from ..errors import InvalidValue
-from ..facts import QUANTITY_NAMES
 from ..knowledge import Knowledge
-from ..rules import ConclusionItem, FindingItem, Group, Item, Step
+from ..rules import ConclusionItem, FindingItem, Group, Item, QuantityItem, Step
 from ..rules import Rule as RuleModel
-from ..rules.items import COMPARATORS, STATUS_NAMES
+from ..rules.items import STATUS_NAMES
 
 MAX_PAGE = 100  # keep equal to Limits.max_page, which costs a variable `first` at this size
 
@@ -147,9 +146,9 @@ class RuleItem(graphene.ObjectType):
 
     @staticmethod
     def resolve_comparisons(item: Item, info):
-        if not isinstance(item, FindingItem):
+        if not isinstance(item, FindingItem | QuantityItem):
             return []
-        return [Comparison(q, COMPARATORS[op][1], v) for q, op, v in item.comparisons]
+        return [Comparison(c.quantity, c.symbol, c.value) for c in item.comparisons]
 
     @staticmethod
     def resolve_accept_unknown(item: Item, info):
@@ -216,7 +215,9 @@ class StatedFinding(graphene.ObjectType):
 
 class QuantityValue(graphene.ObjectType):
     quantity = graphene.String(required=True)
-    value = graphene.Float(required=True)
+    value = graphene.Float(description="The number, when it is known exactly (stated)")
+    low = graphene.Float(required=True, description="The least it can be (the value itself when stated)")
+    high = graphene.Float(required=True, description="The most it can be (the value itself when stated)")
 
 
 class ItemResult(graphene.ObjectType):
@@ -260,7 +261,7 @@ class ItemResult(graphene.ObjectType):
             concept=step.item.concept,
             state={True: "PRESENT", False: "ABSENT", None: "UNKNOWN"}[use.present],
             stated_by=[StatedFinding(c, p) for c, p in use.stated_by],
-            values=[QuantityValue(q, v) for q, v in a.quantity_values(step.item).items()],
+            values=[QuantityValue(q, lo if lo == hi else None, lo, hi) for q, (lo, hi) in a.quantity_values(step.item).items()],
             unknown_counts_as_met=step.item.accept_unknown and use.present is None,
         )
 
@@ -398,7 +399,6 @@ class PatientInput(graphene.InputObjectType):
 
 
 _CAMEL = {"age_at_onset": "ageAtOnset", "duration_months": "durationMonths", "duration_minutes": "durationMinutes"}
-assert set(_CAMEL.values()) == set(QUANTITY_NAMES)
 
 
 def _cursor(n: int) -> str:

@@ -1,72 +1,93 @@
-"""Rule items. Each kind evaluates itself for a patient and returns its own proof step.
+"""Rule items. Each kind writes its own code for the compiled decision function (``emit``) and builds its own proof
+step from a patient's proof vector (``step``).
 
-Statuses are Kleene truth values ordered NOT_MET < UNDETERMINED < MET, so a conjunction is ``min``. Steps of groups
-are memoised per evaluation: an item shared by several rules (the SpA features) is decided once and its step reused,
-which also makes the proof of a conclusion item the very proof of the rule it refers to.
+Statuses are Kleene truth values ordered NOT_MET < UNDETERMINED < MET, so a conjunction is ``min``. A numeric value
+is an interval (low, high): a comparison is MET when the whole interval passes, NOT_MET when none of it does.
+Every item has a slot in the proof vector (its status); a group also has a counts slot (met, possible).
 """
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable
+import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..concepts import Concept
-from ..facts import PatientFacts
 from ..provenance import Provenance
+
+if TYPE_CHECKING:
+    from .compiler import Code
+    from .proof import Proof
 
 NOT_MET, UNDETERMINED, MET = 0, 1, 2
 STATUS_NAMES = ("NOT_MET", "UNDETERMINED", "MET")
 
-COMPARATORS: dict[str, tuple[Callable[[float, float], bool], str]] = {
-    "lessThan": (operator.lt, "<"),
-    "atMost": (operator.le, "≤"),
-    "greaterThan": (operator.gt, ">"),
-    "atLeast": (operator.ge, "≥"),
+# comparator -> (symbol, code deciding MET from the interval q, code deciding NOT_MET from q)
+COMPARATORS: dict[str, tuple[str, str, str]] = {
+    "lessThan": ("<", "q[1] < {t}", "q[0] >= {t}"),
+    "atMost": ("≤", "q[1] <= {t}", "q[0] > {t}"),
+    "greaterThan": (">", "q[0] > {t}", "q[1] <= {t}"),
+    "atLeast": ("≥", "q[0] >= {t}", "q[1] < {t}"),
 }
 
 
+def decide_comparison(op: str, threshold: float, q: tuple[float, float] | None) -> int:
+    """The same decision the generated code makes, for one comparison (used outside the hot path)."""
+    if q is None:
+        return UNDETERMINED
+    lo, hi = q
+    met, not_met = {"lessThan": (hi < threshold, lo >= threshold), "atMost": (hi <= threshold, lo > threshold),
+                    "greaterThan": (lo > threshold, hi <= threshold), "atLeast": (lo >= threshold, hi < threshold)}[op]
+    return MET if met else NOT_MET if not_met else UNDETERMINED
+
+
+@dataclass(frozen=True)
+class Comparison:
+    quantity: str
+    op: str          # a key of COMPARATORS
+    value: float
+    slot: int        # where the value lives (QuantityTable.slot)
+
+    @property
+    def symbol(self) -> str:
+        return COMPARATORS[self.op][0]
+
+    def describe(self) -> str:
+        return f"{self.quantity} {self.symbol} {self.value:g}"
+
+    def code(self) -> str:
+        """An expression for this comparison's status, given ``q = get(slot)``."""
+        _, met, not_met = COMPARATORS[self.op]
+        t = _num(self.value)
+        return f"1 if q is None else 2 if {met.format(t=t)} else 0 if {not_met.format(t=t)} else 1"
+
+
 class Step:
-    """One node of a proof: the item, its status, and what decided it.
+    """One node of a proof: the item, its status, and (for groups) the steps of its items, built on first access."""
 
-    A group's child steps are built on first access, from the same evaluation: finding steps are shared and group
-    steps memoised, so the lazily built children are exactly those that decided the status.
-    """
-
-    __slots__ = ("_children", "_ev", "conclusion", "item", "met", "possible", "requires", "status")
+    __slots__ = ("_children", "_proof", "conclusion", "item", "met", "possible", "requires", "status")
 
     def __init__(self, item: Item, status: int, requires: list[Step] | tuple = (), met: float = 0,
-                 possible: float = 0, conclusion: Step | None = None, ev: Evaluation | None = None) -> None:
+                 possible: float = 0, conclusion: Step | None = None, proof: Proof | None = None) -> None:
         self.item = item
         self.status = status
         self.requires = requires
         self.met = met
         self.possible = possible
         self.conclusion = conclusion  # for a ConclusionItem: the referenced rule's step
-        self._ev = ev
-        self._children: list[Step] | None = None if ev is not None else []
+        self._proof = proof
+        self._children: list[Step] | None = None if proof is not None else []
 
     @property
     def children(self) -> list[Step]:
         if self._children is None:
-            ev = self._ev
-            self._children = [i.evaluate(ev) for i in self.item.items]  # type: ignore[attr-defined]
+            proof = self._proof
+            self._children = [proof.step(i) for i in self.item.items]  # type: ignore[attr-defined,union-attr]
         return self._children
 
     @property
     def status_name(self) -> str:
         return STATUS_NAMES[self.status]
-
-
-class Evaluation:
-    """One patient's evaluation: the facts, each group's (status, met, possible) by slot, and built steps."""
-
-    __slots__ = ("facts", "memo", "steps")
-
-    def __init__(self, facts: PatientFacts, slots: int) -> None:
-        self.facts = facts
-        self.memo: list[tuple[int, float, float] | None] = [None] * slots
-        self.steps: dict[int, Step] = {}
 
 
 @dataclass(eq=False)
@@ -78,19 +99,30 @@ class Item:
     weight: float = 1
     sources: list[Provenance] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    slot: int = -1  # in the proof vector, set by the compiler
 
     kind = "ITEM"
 
-    def status(self, ev: Evaluation) -> int:  # pragma: no cover - abstract
-        """The item's status alone: the hot path, allocating nothing."""
+    @property
+    def var(self) -> str:
+        return f"v{self.slot}"
+
+    def emit(self, code: Code) -> None:  # pragma: no cover - abstract
+        """Write the lines that set ``self.var`` from P, A (fact masks) and the values getter."""
         raise NotImplementedError
 
-    def evaluate(self, ev: Evaluation) -> Step:  # pragma: no cover - abstract
-        """The item's proof step (after or instead of ``status``; the result is the same)."""
-        raise NotImplementedError
+    def step(self, proof: Proof) -> Step:
+        return Step(self, proof.status(self))
+
+    def dependencies(self) -> list[Item]:
+        """Items whose status this item's code reads."""
+        return []
 
     def finding_items(self) -> list[FindingItem]:
         """Every finding item inside this item, through groups and the rules that conclusion items refer to."""
+        return []
+
+    def quantity_items(self) -> list[QuantityItem]:
         return []
 
     def findings(self) -> list[Concept]:
@@ -108,47 +140,67 @@ class FindingItem(Item):
     bit: int = 0
     index: int = 0
     expects_present: bool = True
-    comparisons: tuple[tuple[str, str, float], ...] = ()  # (quantity, comparator name, value)
+    comparisons: tuple[Comparison, ...] = ()
     accept_unknown: bool = False
 
     kind = "FINDING"
 
-    def __post_init__(self) -> None:
-        self._tests = tuple((q, COMPARATORS[op][0], v) for q, op, v in self.comparisons)
-        # A finding item's step depends on nothing but its status (the facts behind it are read when the proof
-        # is rendered), so the three possible steps are made once and shared: evaluating allocates nothing.
-        self._steps = (Step(self, NOT_MET), Step(self, UNDETERMINED), Step(self, MET))
-        if_present = MET if self.expects_present else NOT_MET
-        self._when_absent = self._steps[NOT_MET if self.expects_present else MET]
-        self._when_unknown = self._steps[MET if self.accept_unknown else UNDETERMINED]
-        self._when_present = None if self._tests and self.expects_present else self._steps[if_present]
+    @property
+    def simple(self) -> bool:
+        """Counted straight from the fact masks by a group (no numbers, no reading of unknown as met)."""
+        return self.weight == 1 and not self.comparisons and not self.accept_unknown
 
-    def status(self, ev: Evaluation) -> int:
-        facts = ev.facts
-        if facts.present & self.bit:
-            if self._when_present is not None:
-                return self._when_present.status
-            values = facts.quantities.get(self.index)
-            status = MET
-            for quantity, test, threshold in self._tests:
-                value = values.get(quantity) if values else None
-                if value is None:
-                    status = UNDETERMINED
-                elif not test(value, threshold):
-                    return NOT_MET
-            return status
-        if facts.absent & self.bit:
-            return self._when_absent.status
-        return self._when_unknown.status
-
-    def evaluate(self, ev: Evaluation) -> Step:
-        return self._steps[self.status(ev)]
+    def emit(self, code: Code) -> None:
+        v, b = self.var, self.bit
+        unknown = MET if self.accept_unknown else UNDETERMINED
+        if not self.comparisons:
+            if self.expects_present:
+                code.line(f"{v} = 2 if P & {b} else 0 if A & {b} else {unknown}")
+            else:
+                code.line(f"{v} = 0 if P & {b} else 2 if A & {b} else {unknown}")
+            return
+        code.line(f"if P & {b}:")
+        first, *rest = self.comparisons
+        code.line(f"q = get({first.slot})", 2)
+        code.line(f"{v} = {first.code()}", 2)
+        for c in rest:
+            code.line(f"if {v}:", 2)
+            code.line(f"q = get({c.slot})", 3)
+            code.line(f"t = {c.code()}", 3)
+            code.line(f"if t < {v}: {v} = t", 3)
+        code.line(f"elif A & {b}: {v} = 0")
+        code.line(f"else: {v} = {unknown}")
 
     def finding_items(self) -> list[FindingItem]:
         return [self]
 
     def describe_comparisons(self) -> str:
-        return ", ".join(f"{q} {COMPARATORS[op][1]} {v:g}" for q, op, v in self.comparisons)
+        return ", ".join(c.describe() for c in self.comparisons)
+
+
+@dataclass(eq=False)
+class QuantityItem(Item):
+    """Decided by numbers about the patient as a whole (age, a measurement): MET when every comparison passes."""
+
+    comparisons: tuple[Comparison, ...] = ()
+
+    kind = "QUANTITY"
+
+    def emit(self, code: Code) -> None:
+        v = self.var
+        first, *rest = self.comparisons
+        code.line(f"q = get({first.slot})")
+        code.line(f"{v} = {first.code()}")
+        for c in rest:
+            code.line(f"q = get({c.slot})")
+            code.line(f"t = {c.code()}")
+            code.line(f"if t < {v}: {v} = t")
+
+    def quantity_items(self) -> list[QuantityItem]:
+        return [self]
+
+    def describe_comparisons(self) -> str:
+        return ", ".join(c.describe() for c in self.comparisons)
 
 
 @dataclass(eq=False)
@@ -157,6 +209,7 @@ class Group(Item):
     requires: list[Item] = field(default_factory=list)
     threshold: float | None = None  # None: all of the items' weight
     threshold_basis: str | None = None
+    counts: int = -1  # index of (met, possible) in the proof vector's counts, set by the compiler
 
     kind = "GROUP"
 
@@ -168,68 +221,60 @@ class Group(Item):
     def needed(self) -> float:
         return self.total_weight if self.threshold is None else self.threshold
 
-    def status(self, ev: Evaluation) -> int:
-        return self._decide(ev)[0]
+    def dependencies(self) -> list[Item]:
+        return [*self.requires, *(i for i in self.items if not self._counted_by_mask(i))]
 
-    def _decide(self, ev: Evaluation) -> tuple[int, float, float]:
-        memo = ev.memo
-        found = memo[self.slot]
-        if found is not None:
-            return found
-        facts = ev.facts
-        present, absent = facts.present, facts.absent
-        # Plain finding items of weight 1 are counted in one go over the fact bit masks.
-        met = float((present & self._pos).bit_count() + (absent & self._neg).bit_count())
-        decided = met + (absent & self._pos).bit_count() + (present & self._neg).bit_count()
-        undetermined = self._n_simple - decided
-        for item, weight in self._complex:
-            status = item.status(ev)
-            if status == MET:
-                met += weight
-            elif status == UNDETERMINED:
-                undetermined += weight
-        needed = self._needed
-        status = MET if met >= needed else NOT_MET if met + undetermined < needed else UNDETERMINED
-        for r in self._requires:
-            entry = r.status(ev)
-            if entry < status:
-                status = entry
-        found = memo[self.slot] = (status, met, met + undetermined)
+    def _counted_by_mask(self, item: Item) -> bool:
+        return isinstance(item, FindingItem) and item.simple and self._mask_items.get(id(item)) is item
+
+    @property
+    def _mask_items(self) -> dict[int, FindingItem]:
+        """Simple finding items counted in one go over the fact masks (each bit once: a repeated bit is counted
+        through its own variable)."""
+        found = self.__dict__.get("_masked")
+        if found is None:
+            found, bits = {}, 0
+            for item in self.items:
+                if isinstance(item, FindingItem) and item.simple and not item.bit & bits:
+                    found[id(item)] = item
+                    bits |= item.bit
+            self.__dict__["_masked"] = found
         return found
 
-    def evaluate(self, ev: Evaluation) -> Step:
-        step = ev.steps.get(self.slot)
-        if step is None:
-            status, met, possible = self._decide(ev)
-            requires = [r.evaluate(ev) for r in self._requires]
-            step = ev.steps[self.slot] = Step(self, status, requires, met, possible, ev=ev)
-        return step
-
-    slot: int = -1  # index into Evaluation.memo, set by freeze()
-
-    def freeze(self, slot: int) -> None:
-        """Snapshot items, weights and threshold for the hot loop (called once after compiling)."""
-        self.slot = slot
-        self._requires = tuple(self.requires)
-        self._needed = self.needed
-        self._pos = self._neg = 0
-        self._n_simple = 0
-        complex_items = []
+    def emit(self, code: Code) -> None:
+        v, m, p = self.var, f"m{self.slot}", f"p{self.slot}"
+        pos = sum(i.bit for i in self._mask_items.values() if i.expects_present)
+        neg = sum(i.bit for i in self._mask_items.values() if not i.expects_present)
+        n_masked = len(self._mask_items)
+        met_terms, possible_terms = [], []
+        if pos:
+            met_terms.append(f"(P & {pos}).bit_count()")
+            possible_terms.append(f"- (A & {pos}).bit_count()")
+        if neg:
+            met_terms.append(f"(A & {neg}).bit_count()")
+            possible_terms.append(f"- (P & {neg}).bit_count()")
         for item in self.items:
-            simple = (isinstance(item, FindingItem) and item.weight == 1 and not item.comparisons
-                      and not item.accept_unknown and not (item.bit & (self._pos | self._neg)))
-            if simple:
-                if item.expects_present:
-                    self._pos |= item.bit
-                else:
-                    self._neg |= item.bit
-                self._n_simple += 1
-            else:
-                complex_items.append((item, item.weight))
-        self._complex = tuple(complex_items)
+            if self._counted_by_mask(item):
+                continue
+            w = "" if item.weight == 1 else f"{_num(item.weight)} * "
+            met_terms.append(f"{w}({item.var} == 2)")
+            possible_terms.append(f"+ {w}({item.var} > 0)")
+        code.line(f"{m} = {' + '.join(met_terms) or '0'}")
+        code.line(f"{p} = {n_masked} {' '.join(possible_terms)}")
+        need = _num(self.needed)
+        code.line(f"{v} = 2 if {m} >= {need} else 0 if {p} < {need} else 1")
+        for r in self.requires:
+            code.line(f"if {r.var} < {v}: {v} = {r.var}")
+
+    def step(self, proof: Proof) -> Step:
+        met, possible = proof.counts(self)
+        return Step(self, proof.status(self), [proof.step(r) for r in self.requires], met, possible, proof=proof)
 
     def finding_items(self) -> list[FindingItem]:
         return [f for item in (*self.requires, *self.items) for f in item.finding_items()]
+
+    def quantity_items(self) -> list[QuantityItem]:
+        return [q for item in (*self.requires, *self.items) for q in item.quantity_items()]
 
 
 @dataclass(eq=False)
@@ -261,12 +306,24 @@ class ConclusionItem(Item):
 
     kind = "CONCLUSION"
 
-    def status(self, ev: Evaluation) -> int:
-        status = self.rule._decide(ev)[0]  # type: ignore[union-attr]
-        return MET if status == UNDETERMINED and self.accept_undetermined else status
+    def emit(self, code: Code) -> None:
+        source = self.rule.var  # type: ignore[union-attr]
+        code.line(f"{self.var} = 2 if {source} else 0" if self.accept_undetermined else f"{self.var} = {source}")
 
-    def evaluate(self, ev: Evaluation) -> Step:
-        return Step(self, self.status(ev), conclusion=self.rule.evaluate(ev))  # type: ignore[union-attr]
+    def dependencies(self) -> list[Item]:
+        return [self.rule]  # type: ignore[list-item]
+
+    def step(self, proof: Proof) -> Step:
+        return Step(self, proof.status(self), conclusion=proof.step(self.rule))  # type: ignore[arg-type]
 
     def finding_items(self) -> list[FindingItem]:
         return self.rule.finding_items() if self.rule is not None else []
+
+    def quantity_items(self) -> list[QuantityItem]:
+        return self.rule.quantity_items() if self.rule is not None else []
+
+
+def _num(value: float) -> str:
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite number: {value!r}")
+    return repr(int(value)) if float(value).is_integer() else repr(float(value))

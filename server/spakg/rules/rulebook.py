@@ -17,7 +17,9 @@ from ..errors import OntologyError, OntologyProblems, UnknownRule
 from ..facts import FactSpace, PatientFacts
 from ..namespaces import DCTERMS, RDF, RDFS, RULE, SPAKG
 from ..provenance import ProvenanceIndex
-from .items import COMPARATORS, ConclusionItem, Evaluation, FindingItem, Group, Item, Rule, Step
+from .compiler import compile_rules
+from .items import COMPARATORS, Comparison, ConclusionItem, FindingItem, Group, Item, QuantityItem, Rule, Step
+from .proof import Proof
 
 _RULE_TYPES = ("ClassificationCriteria", "ArticlePattern", "ArticleDefinition", "ReferralAdvice", "InvestigationAdvice", "Rule")
 
@@ -55,9 +57,9 @@ class RuleBook:
             problems.append(err)
         if problems:
             raise OntologyProblems(problems)
-        self._groups = [item for item in self._items.values() if isinstance(item, Group)]
-        for slot, group in enumerate(self._groups):
-            group.freeze(slot)
+        self.compiled = compile_rules(self.order)
+        self._outcomes = self.compiled.outcomes
+        self._vector = self.compiled.vector
         self.by_concept: dict[str, list[Rule]] = {}
         for rule in self.order:
             for concept in rule.findings():
@@ -95,6 +97,8 @@ class RuleBook:
         g = self._graph
         if (node, RDF.type, RULE.FindingItem) in g:
             item: Item = self._finding_item(node)
+        elif (node, RDF.type, RULE.QuantityItem) in g:
+            item = QuantityItem(**self._common(node), comparisons=self._comparisons(node, None))
         elif (node, RDF.type, RULE.ConclusionItem) in g:
             target = g.value(node, RULE.conclusionOf)
             if target not in self._items or not isinstance(self._items[target], Rule):
@@ -109,8 +113,9 @@ class RuleBook:
             self._fill_group(node, item)  # type: ignore[arg-type]
         else:
             raise OntologyError(f"{local_name(str(node))} (in {owner}) is not typed rule:FindingItem, "
-                                f"rule:ConclusionItem or rule:Group.", entity=str(node),
-                                fix="Add 'a rule:FindingItem' (or rule:ConclusionItem, rule:Group) to the item.")
+                                f"rule:QuantityItem, rule:ConclusionItem or rule:Group.", entity=str(node),
+                                fix="Add 'a rule:FindingItem' (or rule:QuantityItem, rule:ConclusionItem, rule:Group) "
+                                    "to the item.")
         self._items[node] = item
         return item
 
@@ -128,24 +133,7 @@ class RuleBook:
                                 f"(not under a class marked spakg:patientObservable).", entity=str(node),
                                 fix=f"Make {concept.id} a subclass of ClinicalFinding or Disease, or look at a finding "
                                     f"instead of an investigation or a recommendation.")
-        comparisons = []
-        for cmp in g.objects(node, RULE.compare):
-            quantity = g.value(cmp, RULE.quantity)
-            qname = local_name(str(quantity)) if quantity is not None else None
-            if qname not in self._facts.quantities:
-                raise OntologyError(f"{name} compares an unknown quantity {quantity}.", entity=str(node),
-                                    fix=f"Use one of {', '.join('pt:' + q for q in sorted(self._facts.quantities))}, "
-                                        f"or declare a new pt:Quantity in rule-vocabulary.ttl.")
-            if concept.id not in self._facts.quantities[qname].applies_to:
-                raise OntologyError(f"{name} compares {qname}, which does not apply to {concept.id}.", entity=str(node),
-                                    fix=f"Compare a quantity that rides on {concept.id}, or add pt:appliesTo to "
-                                        f"pt:{qname}.")
-            ops = [(op, g.value(cmp, RULE[op])) for op in COMPARATORS if g.value(cmp, RULE[op]) is not None]
-            if len(ops) != 1:
-                raise OntologyError(f"{name}: each rule:compare needs exactly one of {', '.join(COMPARATORS)}.",
-                                    entity=str(node), fix="Give each comparison one bound; write two rule:compare "
-                                    "nodes for a range.")
-            comparisons.append((qname, ops[0][0], self._number(cmp, RULE[ops[0][0]], None, owner=node)))
+        comparisons = self._comparisons(node, concept)
         expects = g.value(node, RULE.expects)
         if expects not in (None, RULE.Present, RULE.Absent):
             raise OntologyError(f"{name}: rule:expects must be rule:Present or rule:Absent.", entity=str(node),
@@ -155,9 +143,45 @@ class RuleBook:
                                 fix="Drop the rule:compare, or expect the finding present.")
         return FindingItem(
             **self._common(node), concept=concept, bit=self._facts.bit[concept.id], index=self._facts.index[concept.id],
-            expects_present=expects != RULE.Absent, comparisons=tuple(sorted(comparisons)),
+            expects_present=expects != RULE.Absent, comparisons=comparisons,
             accept_unknown=_true(g.value(node, RULE.acceptUnknown)),
         )
+
+    def _comparisons(self, node: URIRef, concept) -> tuple[Comparison, ...]:
+        """A finding item's comparisons on its finding's quantities, or (concept None) a quantity item's on the
+        patient's; refused with a fix when a quantity is unknown or does not fit."""
+        g, table = self._graph, self._facts.quantities
+        name = local_name(str(node))
+        out = []
+        for cmp in g.objects(node, RULE.compare):
+            quantity = g.value(cmp, RULE.quantity)
+            qname = local_name(str(quantity)) if quantity is not None else None
+            q = table.get(qname) if qname else None
+            if q is None:
+                raise OntologyError(f"{name} compares an unknown quantity {quantity}.", entity=str(node),
+                                    fix=f"Use one of {', '.join('pt:' + n for n in sorted(table))}, "
+                                        f"or declare a new pt:Quantity in rule-vocabulary.ttl.")
+            if concept is None and not q.patient_level:
+                raise OntologyError(f"{name} compares {qname}, which rides on a finding ({q.where}), not on the "
+                                    f"patient.", entity=str(node),
+                                    fix=f"Make {name} a rule:FindingItem with rule:finding {q.where.split(', ')[0]}.")
+            if concept is not None and concept.id not in q.applies_to:
+                raise OntologyError(f"{name} compares {qname}, which does not apply to {concept.id}.", entity=str(node),
+                                    fix=f"Compare a quantity that rides on {concept.id}, or add pt:appliesTo to "
+                                        f"pt:{qname}." if not q.patient_level else
+                                        f"pt:{qname} is about the patient: compare it in a rule:QuantityItem.")
+            ops = [(op, g.value(cmp, RULE[op])) for op in COMPARATORS if g.value(cmp, RULE[op]) is not None]
+            if len(ops) != 1:
+                raise OntologyError(f"{name}: each rule:compare needs exactly one of {', '.join(COMPARATORS)}.",
+                                    entity=str(node), fix="Give each comparison one bound; write two rule:compare "
+                                    "nodes for a range.")
+            value = self._number(cmp, RULE[ops[0][0]], None, owner=node)
+            slot = table.slot(qname, None if concept is None else self._facts.index[concept.id])
+            out.append(Comparison(qname, ops[0][0], value, slot))
+        if concept is None and not out:
+            raise OntologyError(f"{name} is a quantity item without a rule:compare.", entity=str(node),
+                                fix="Add rule:compare [ rule:quantity pt:age ; rule:atMost 50 ] (or the number it tests).")
+        return tuple(sorted(out, key=lambda c: (c.quantity, c.op, c.value)))
 
     def _fill_group(self, node: URIRef, group: Group) -> None:
         g = self._graph
@@ -212,15 +236,18 @@ class RuleBook:
             raise UnknownRule(f"Unknown rule '{ref}'. Known rules: {', '.join(sorted(self.rules))}.", rule=ref)
         return rule
 
-    def decide(self, facts: PatientFacts) -> tuple[Evaluation, list[int]]:
-        """Every rule's status, in dependency order; proof steps can then be read from the evaluation."""
-        ev = Evaluation(facts, len(self._groups))
-        return ev, [rule.status(ev) for rule in self.order]
+    def decide(self, facts: PatientFacts) -> tuple[int, ...]:
+        """Every rule's status, in ``order`` (dependency order)."""
+        return self._outcomes(facts.present, facts.absent, facts.quantities)
+
+    def prove(self, facts: PatientFacts) -> Proof:
+        """The whole proof vector; steps are built from it when read."""
+        return Proof(*self._vector(facts.present, facts.absent, facts.quantities))
 
     def evaluate(self, facts: PatientFacts) -> list[Step]:
         """One proof step per rule, in dependency order (a rule's inputs before the rule)."""
-        ev, _ = self.decide(facts)
-        return [rule.evaluate(ev) for rule in self.order]
+        proof = self.prove(facts)
+        return [proof.step(rule) for rule in self.order]
 
 
 def _sort_key(item: Item) -> tuple[int, str]:
