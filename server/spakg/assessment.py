@@ -9,7 +9,7 @@ from .concepts import Concept
 from .facts import PatientFacts
 from .knowledge import Knowledge
 from .logic import Inconsistent
-from .rules import MET, NOT_MET, UNDETERMINED, Comparison, FindingItem, Proof, QuantityItem, Rule, Step
+from .rules import MET, NOT_MET, UNDETERMINED, Comparison, ConclusionItem, FindingItem, Proof, QuantityItem, Rule, Step
 
 CLASSIFICATION_NOTE = (
     "Classification criteria are not a diagnosis. HLA-B27 alone decides nothing; normal blood tests or a negative "
@@ -61,9 +61,13 @@ class Assessment:
         return [s for s in self.steps if status is None or s.status == status]
 
     # ------------------------------------------------------------------ explaining
+    @cached_property
+    def stated_index(self):
+        return self.knowledge.facts.stated_index(self.facts)
+
     def fact_use(self, item: FindingItem) -> FactUse:
         facts = self.facts
-        stated = self.knowledge.facts.stated_by(facts, item.index)
+        stated = self.knowledge.facts.stated_by(facts, item.index, self.stated_index)
         return FactUse(item.concept, facts.status_of(item.bit), tuple((f.concept, f.present) for f in stated))  # type: ignore[arg-type]
 
     def quantity_values(self, item: FindingItem | QuantityItem) -> dict[str, tuple[float, float]]:
@@ -72,7 +76,7 @@ class Assessment:
         return {c.quantity: values[c.slot] for c in item.comparisons if c.slot in values}
 
     def summary(self, step: Step) -> str:
-        return summarise(step)
+        return summary_from(step.item, self.proof)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ next questions
     @cached_property
@@ -80,57 +84,150 @@ class Assessment:
         """Unknown findings (or missing numbers) whose answer could decide an undetermined rule.
 
         Each candidate is tried as present and as absent (a number at each threshold the rules use, and either side
-        of it), by adding its consequences to the patient's closed facts and deciding again; it settles a rule if
-        some answer turns that rule MET or NOT_MET. Best first: most rules settled.
+        of it): its consequences are added to the patient's closed facts and only the rules that read something it
+        changed are decided again. It settles a rule if some answer turns that rule MET or NOT_MET. Best first: most
+        rules settled, then the cheapest to learn (asking before examining, before a blood test, before imaging).
         """
         rules = self.knowledge.rules
         undetermined = [i for i, status in enumerate(self.statuses) if status == UNDETERMINED]
         if not undetermined:
             return []
         order = rules.order
-        facts, space = self.facts, self.knowledge.facts
-        closure, decide = space.closure, rules.compiled.outcomes
+        space = self.knowledge.facts
+        candidates = self._candidates([order[i] for i in undetermined])
+        settles = self._settle_all(candidates, undetermined)
+        questions = [Question(space.observable[index] if index is not None else None, quantity,
+                              tuple(sorted((order[i] for i in _bits(mask)), key=lambda r: r.id)))
+                     for (index, quantity), mask in settles.items() if mask]
+        effort = self.knowledge.effort
+        questions.sort(key=lambda q: (-len(q.settles), effort.rank(q.concept), q.concept.id if q.concept else "",
+                                      q.quantity or ""))
+        return questions
+
+    def _candidates(self, undetermined: list[Rule]) -> dict[tuple[int | None, str | None], list]:
+        """The questions worth trying: the unknown findings the undetermined rules name (and numbers they miss).
+
+        An answer can only settle a rule through an undetermined item: a settled item whose status more facts
+        cannot change (``monotone``) blocks the way below it. So the classes read by items reachable through
+        undetermined ones are collected first (the live classes); a finding is tried only if an answer about it could
+        change a live class (through the hierarchy too: anterior uveitis makes uveitis present)."""
+        facts = self.facts
+        statuses = self.proof._statuses
+        live = 0
+        numbers: dict[tuple[int | None, str | None], list] = {}
+        seen: set[int] = set()
+        stack: list = list(undetermined)
+        while stack:
+            item = stack.pop()
+            if item.slot in seen:
+                continue
+            seen.add(item.slot)
+            if isinstance(item, ConclusionItem):
+                item = item.rule
+            if statuses[item.slot] != UNDETERMINED and item.monotone:
+                continue
+            bits, with_numbers, below = item.walk
+            live |= bits
+            for n in with_numbers:
+                if statuses[n.slot] != UNDETERMINED and n.monotone:
+                    continue
+                if isinstance(n, FindingItem):
+                    if facts.present & n.bit:
+                        for c in n.comparisons:
+                            if c.slot not in facts.quantities:
+                                numbers.setdefault((n.index, c.quantity), []).extend(self._around(c))
+                else:
+                    for c in n.comparisons:
+                        known = facts.quantities.get(c.slot)
+                        if known is None or known[0] != known[1]:
+                            numbers.setdefault((None, c.quantity), []).extend(self._around(c))
+            stack.extend(below)
+        influence = self.knowledge.facts.influence
+        named = 0
+        for rule in undetermined:
+            named |= rule.named_bits
+        candidates: dict[tuple[int | None, str | None], list] = {
+            (i, None): [] for i in _bits(named & ~(facts.present | facts.absent)) if influence[i] & live}
+        candidates.update(numbers)
+        return candidates
+
+    def _settle_all(self, candidates: dict[tuple[int | None, str | None], list], undetermined: list[int]
+                    ) -> dict[tuple[int | None, str | None], int]:
+        """For each candidate, the undetermined rules (as bits over positions) that some answer decides.
+
+        Only rules that read something the answer changed are decided again (what a rule reads includes what the
+        rules it depends on read), and among those only the ones whose own items read a change or whose input rule
+        moved. An answer that could only reach rules an earlier answer already settled is not tried."""
+        compiled = self.knowledge.rules.compiled
+        closure = self.knowledge.facts.closure
+        reads_atoms, reads_slots, per_rule = compiled.reads_atoms, compiled.reads_slots, compiled.per_rule
+        own_atoms, own_slots, depends_mask = compiled.own_atoms, compiled.own_slots, compiled.depends_mask
+        facts = self.facts
         present, absent, values = facts.present, facts.absent, facts.quantities
-        candidates: dict[tuple[int | None, str | None], list] = {}
-        for i in undetermined:
-            rule = order[i]
-            for item in rule.finding_items():
-                state = facts.status_of(item.bit)
-                if state is None:
-                    candidates.setdefault((item.index, None), [])
-                elif state is True:
-                    for c in item.comparisons:
-                        if c.slot not in values:
-                            candidates.setdefault((item.index, c.quantity), []).extend(self._around(c))
-            for q_item in rule.quantity_items():
-                for c in q_item.comparisons:
-                    known = values.get(c.slot)
-                    if known is None or known[0] != known[1]:
-                        candidates.setdefault((None, c.quantity), []).extend(self._around(c))
-        questions: list[Question] = []
-        for (index, quantity), answers in candidates.items():
-            settled: set[int] = set()
-            if quantity is None:  # a finding's presence
+        base = self.statuses
+        und_mask = sum(1 << i for i in undetermined)
+        # A settled rule whose every item is monotone stays settled whatever the answer: never decided again.
+        relevant = [i for i in self._relevant if und_mask >> i & 1 or not self.knowledge.rules.order[i].monotone]
+        out: dict[tuple[int | None, str | None], int] = {}
+        influence = self.knowledge.facts.influence
+        defined = 0  # the classes definitions tie together; an answer that touches none needs no reasoning by cases
+        for comp in closure.components:
+            defined |= comp.mask
+        for key, answers in candidates.items():
+            index, quantity = key
+            settled = 0
+            if quantity is None:  # a finding's presence: present, or absent
+                reach = influence[index]  # type: ignore[index]
+                touched = [i for i in relevant if reads_atoms[i] & reach]
+                trials = []
                 for lit in (2 * index, 2 * index + 1):  # type: ignore[operator]
                     lp, la = closure.lit[lit]
-                    try:
-                        p, a = closure.finish(present | lp, absent | la)
-                    except Inconsistent:  # an answer that contradicts the facts is not a possible answer
+                    p, a = present | lp, absent | la
+                    if p & a:  # an answer that contradicts the facts is not a possible answer
                         continue
-                    outcome = decide(p, a, values)
-                    settled.update(i for i in undetermined if outcome[i] != UNDETERMINED)
+                    if (lp | la) & defined:  # it touches a definition: what follows by cases
+                        try:
+                            p, a = closure.finish(p, a)
+                        except Inconsistent:
+                            continue
+                    trials.append((p, a, values, (p ^ present) | (a ^ absent), frozenset()))
             else:
+                trials = []
                 for slots, value in answers:
-                    trial = dict(values)
+                    trial_values = dict(values)
                     for slot in slots:
-                        trial[slot] = (value, value)
-                    outcome = decide(present, absent, trial)
-                    settled.update(i for i in undetermined if outcome[i] != UNDETERMINED)
-            if settled:
-                concept = space.observable[index] if index is not None else None
-                questions.append(Question(concept, quantity, tuple(sorted((order[i] for i in settled), key=lambda r: r.id))))
-        questions.sort(key=lambda q: (-len(q.settles), q.concept.id if q.concept else "", q.quantity or ""))
-        return questions
+                        trial_values[slot] = (value, value)
+                    trials.append((present, absent, trial_values, 0, frozenset(slots)))
+                touched = relevant
+            for p, a, trial_values, changed_atoms, changed_slots in trials:
+                plan = [i for i in touched if reads_atoms[i] & changed_atoms or reads_slots[i] & changed_slots]
+                reachable = sum(1 << i for i in plan) & und_mask
+                if not reachable & ~settled:
+                    continue
+                statuses = list(base)
+                moved = 0
+                for i in plan:
+                    if own_atoms[i] & changed_atoms or own_slots[i] & changed_slots or depends_mask[i] & moved:
+                        status = per_rule[i](p, a, trial_values, statuses)
+                        if status != statuses[i]:
+                            statuses[i] = status
+                            moved |= 1 << i
+                settled |= moved & und_mask
+            out[key] = settled
+        return out
+
+    @cached_property
+    def _relevant(self) -> list[int]:
+        """Positions (in dependency order) of the undetermined rules and of every rule they depend on."""
+        depends = self.knowledge.rules.compiled.depends
+        wanted = {i for i, status in enumerate(self.statuses) if status == UNDETERMINED}
+        stack = list(wanted)
+        while stack:
+            for d in depends[stack.pop()]:
+                if d not in wanted:
+                    wanted.add(d)
+                    stack.append(d)
+        return sorted(wanted)
 
     def _around(self, c: Comparison) -> list[tuple[tuple[int, ...], float]]:
         """Values either side of a comparison's threshold, within the quantity's range, with the slots they fill
@@ -145,26 +242,56 @@ class Assessment:
         return [(slots, v) for v in (c.value - 1, c.value, c.value + 1) if q.minimum <= v <= q.maximum]
 
 
+def _bits(mask: int):
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
 # ---------------------------------------------------------------------- one-sentence summaries
 _STATUS_WORDS = {MET: "met", NOT_MET: "not met", UNDETERMINED: "undetermined"}
 
 
 def summarise(step: Step) -> str:
-    rule: Rule = step.item  # type: ignore[assignment]
+    return summary_from(step.item, step._proof) if step._proof is not None else _summary(  # type: ignore[arg-type]
+        step.item, step.status, step.met, [(r.item, r.status) for r in step.requires],  # type: ignore[arg-type]
+        [(c.item, c.status) for c in step.children])
+
+
+_SUMMARIES: dict[tuple, str] = {}  # by (rule, its status, met, its items' statuses): cohorts repeat them a lot
+
+
+def summary_from(rule: Rule, proof: Proof) -> str:
+    """The one-sentence summary of a rule's outcome, read straight from the proof vector."""
+    statuses = proof._statuses
+    met = proof.counts(rule)[0]
+    key = (rule, statuses[rule.slot], met, *(statuses[r.slot] for r in rule.requires),
+           *(statuses[c.slot] for c in rule.items))
+    found = _SUMMARIES.get(key)
+    if found is None:
+        found = _summary(rule, statuses[rule.slot], met, [(r, statuses[r.slot]) for r in rule.requires],
+                         [(c, statuses[c.slot]) for c in rule.items])
+        if len(_SUMMARIES) > 50_000:  # bounded; rules of a reloaded ontology age out with the rest
+            _SUMMARIES.clear()
+        _SUMMARIES[key] = found
+    return found
+
+
+def _summary(rule: Rule, status: int, met: float, requires: list, children: list) -> str:
     concept = rule.concludes.label if rule.concludes else rule.label
-    head = f"{concept[0].upper()}{concept[1:]} by {rule.short_label}: {_STATUS_WORDS[step.status]}"
-    failed_entry = [r for r in step.requires if r.status != MET]
-    if failed_entry and step.status != MET:
-        what = "; ".join(f"{r.item.label} ({_STATUS_WORDS[r.status]})" for r in failed_entry)
+    head = f"{concept[0].upper()}{concept[1:]} by {rule.short_label}: {_STATUS_WORDS[status]}"
+    failed_entry = [(item, s) for item, s in requires if s != MET]
+    if failed_entry and status != MET:
+        what = "; ".join(f"{item.label} ({_STATUS_WORDS[s]})" for item, s in failed_entry)
         return f"{head} — entry condition {what}."
     n = len(rule.items)
-    needed = rule.needed
-    counted = f"{step.met:g} of {rule.total_weight:g}" if any(i.weight != 1 for i in rule.items) else f"{step.met:g} of {n}"
-    met_labels = [c.item.label for c in step.children if c.status == MET]
-    unknown = [c.item.label for c in step.children if c.status == UNDETERMINED]
-    text = f"{head} — {counted} {'item' if n == 1 else 'items'} met (needs {needed:g})"
+    counted = f"{met:g} of {rule.total_weight:g}" if any(i.weight != 1 for i in rule.items) else f"{met:g} of {n}"
+    text = f"{head} — {counted} {'item' if n == 1 else 'items'} met (needs {rule.needed:g})"
+    met_labels = [item.label for item, s in children if s == MET]
     if met_labels:
         text += ": " + ", ".join(met_labels)
-    if step.status == UNDETERMINED and unknown:
+    unknown = [item.label for item, s in children if s == UNDETERMINED]
+    if status == UNDETERMINED and unknown:
         text += "; still unknown: " + ", ".join(unknown)
     return text + "."

@@ -70,7 +70,8 @@ def _read_patients(knowledge, source: str):
 
 def cmd_assess(args) -> int:
     from .assessment import Assessment
-    from .proof import assessment_dict, assessment_graph
+    from .proof import assessment_dict
+    from .prov import assessment_graph
 
     knowledge = _knowledge(args)
     patients = list(_read_patients(knowledge, args.file))
@@ -193,8 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     regress.set_defaults(func=cmd_regress)
 
     bench = sub.add_parser("bench", help="benchmark the reasoner against owlrl and HermiT, and the running server")
-    bench.add_argument("--patients", type=int, default=20000)
-    bench.add_argument("--baseline-patients", type=int, default=3)
+    bench.add_argument("--patients", type=int, default=10000)
+    bench.add_argument("--baseline-patients", type=int, default=1000,
+                       help="patients for the batched baselines (the first 10 are also timed one per run)")
+    bench.add_argument("--hermit-patients", type=int, default=1000)
     bench.add_argument("--server", default=None, help="URL of a running spakg server to load-test, e.g. http://127.0.0.1:8000")
     bench.add_argument("--requests", type=int, default=2000)
     bench.set_defaults(func=cmd_bench)

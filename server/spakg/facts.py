@@ -36,19 +36,29 @@ class StatedFinding(NamedTuple):
     quantities: Mapping[str, float]
 
 
+class StatedIndex(NamedTuple):
+    present: int   # classes stated present (bits)
+    absent: int    # classes stated absent
+    first: dict[int, StatedFinding]  # stated literal -> the first finding that states it (in the order given)
+
+
 @dataclass(slots=True)
 class PatientFacts:
     """A patient's facts after closure. ``present``/``absent`` are bit masks over the closure's atoms (the observable
     classes first); ``quantities`` maps a slot (see QuantityTable.slot) to an interval (low, high)."""
 
     patient_id: str | None
-    findings: tuple[StatedFinding, ...]
+    stated: tuple[tuple, ...]  # (concept, present, quantities) per stated finding, in the order given
     literals: tuple[int, ...]  # the stated literals, in the order of ``findings``
     present: int
     absent: int
     quantities: dict[int, tuple[float, float]]
     sex: str | None = None
     measurements: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def findings(self) -> tuple[StatedFinding, ...]:
+        return tuple(StatedFinding._make(t) for t in self.stated)
 
     def status_of(self, bit: int) -> bool | None:
         if self.present & bit:
@@ -71,9 +81,24 @@ class FactSpace:
         self.quantities = QuantityTable(graph, concepts, self.index)
         lit = self.closure.lit
         # Hot path: one lookup per stated finding gives the concept, its index and both literals' consequences.
-        self._entries = {c.id: (c, i, *lit[2 * i], *lit[2 * i + 1]) for i, c in enumerate(self.observable)}
+        self._entries = {c.id: (c, i, *lit[2 * i], *lit[2 * i + 1], 2 * i) for i, c in enumerate(self.observable)}
         self._carry: dict[tuple[int, str], tuple[int, ...]] = {}
         self._implied_by = self._invert(lit)
+        self.influence = [self._influence(i) for i in range(len(self.observable))]
+
+    def _influence(self, i: int) -> int:
+        """Every class an answer about class i (present or absent) could change: its literals' consequences, and
+        whatever a definition they touch could then entail."""
+        closure = self.closure
+        mask = 0
+        for lit in (2 * i, 2 * i + 1):
+            p, a = closure.lit[lit]
+            mask |= p | a
+        for comp in closure.components:
+            if comp.mask & mask:
+                for _, _, cp, ca in comp.valid:
+                    mask |= cp | ca
+        return mask
 
     def _invert(self, lit: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """For each literal of an observable class: which classes, stated present / stated absent, imply it."""
@@ -112,34 +137,34 @@ class FactSpace:
             raise TooManyFindings(f"{len(findings)} findings given; at most {self.max_findings} are accepted per patient.")
         entries = self._entries
         p = a = 0
-        stated: list[StatedFinding] = []
+        stated: list[tuple] = []
         literals: list[int] = []
         numbers: list[tuple[Concept, int, str, float]] = []
-        for f in findings:
-            if not isinstance(f, Mapping):
-                raise InvalidFacts(f"Each finding is an object with a 'concept' (got {f!r}).")
-            cid = f.get("concept")
-            entry = entries.get(cid) if isinstance(cid, str) else None
-            if entry is None:
-                entry = self._resolve(cid)
-            concept, i, pp, pa, np_, na = entry
-            present = f.get("present", True)
-            if present is None:
-                present = True
-            elif present is not True and present is not False:
-                raise InvalidValue(f"'present' must be true or false for {concept.id!r} (got {present!r}).")
+        for f in findings:  # the hot path: one lookup, a few ORs, no objects but a tuple per finding
+            try:
+                entry = entries[f["concept"]]
+            except (KeyError, TypeError, IndexError):
+                entry = self._resolve(f)
+            n = len(f)
+            present = True
             quantities = _NO_QUANTITIES
-            if len(f) > 2 or (len(f) == 2 and "present" not in f):
-                quantities = self._finding_quantities(concept, i, present, f, numbers)
+            if n > 1:
+                present = f.get("present", True)
+                if present is not True and present is not False:
+                    if present is not None:
+                        raise InvalidValue(f"'present' must be true or false for {entry[0].id!r} (got {present!r}).")
+                    present = True
+                if n > 2 or "present" not in f:
+                    quantities = self._finding_quantities(entry[0], entry[1], present, f, numbers)
             if present:
-                p |= pp
-                a |= pa
-                literals.append(2 * i)
+                p |= entry[2]
+                a |= entry[3]
+                literals.append(entry[6])
             else:
-                p |= np_
-                a |= na
-                literals.append(2 * i + 1)
-            stated.append(StatedFinding(concept, present, quantities))
+                p |= entry[4]
+                a |= entry[5]
+                literals.append(entry[6] + 1)
+            stated.append((entry[0], present, quantities))
         values = self._slots(numbers) if numbers else {}
         given = self._measurements(measurements, values) if measurements else {}
         if sex is not None and sex not in SEXES:
@@ -147,10 +172,14 @@ class FactSpace:
         try:
             p, a = self.closure.finish(p, a)
         except Inconsistent:
-            raise self._contradiction(stated, literals) from None
+            raise self._contradiction([StatedFinding(*t) for t in stated], literals) from None
         return PatientFacts(patient_id, tuple(stated), tuple(literals), p, a, values, sex, given)
 
-    def _resolve(self, cid: object) -> tuple:
+    def _resolve(self, f: object) -> tuple:
+        """The slow path of a finding's concept: what it names, or an error that says what to fix."""
+        if not isinstance(f, Mapping):
+            raise InvalidFacts(f"Each finding is an object with a 'concept' (got {f!r}).")
+        cid = f.get("concept")
         if cid is None:
             raise InvalidFacts("Each finding needs a 'concept' (an id such as 'MorningStiffness').")
         if not isinstance(cid, str):
@@ -242,19 +271,34 @@ class FactSpace:
         return ContradictoryFacts(f"{joined} {verb}{because}. Correct one of the findings.",
                                   facts=described, axioms=axioms, concept=facts[0].concept.id)
 
-    def stated_by(self, facts: PatientFacts, index: int) -> list[StatedFinding]:
+    def stated_index(self, facts: PatientFacts) -> StatedIndex:
+        """Which classes the patient stated present and absent (masks), and the first finding of each."""
+        present = absent = 0
+        first: dict[int, StatedFinding] = {}
+        for position, t in enumerate(facts.stated):
+            lit = facts.literals[position]
+            if lit & 1:
+                absent |= 1 << (lit >> 1)
+            else:
+                present |= 1 << (lit >> 1)
+            first.setdefault(lit, StatedFinding._make(t))
+        return StatedIndex(present, absent, first)
+
+    def stated_by(self, facts: PatientFacts, index: int, stated: StatedIndex | None = None) -> list[StatedFinding]:
         """The patient's own findings that made class ``index`` present or absent: directly, through the hierarchy
         or disjointness, or (when only several together entail it) the fewest that do."""
         state = facts.status_of(1 << index)
         if state is None:
             return []
-        by_present, by_absent = self._implied_by[2 * index + (0 if state else 1)]
-        ix = self.index
-        found = [f for f in facts.findings
-                 if (by_present if f.present else by_absent) >> ix[f.concept.id] & 1]
-        if found:
-            return found
-        return [facts.findings[i] for i in support(self.closure, list(facts.literals), 2 * index + (0 if state else 1))]
+        stated = stated or self.stated_index(facts)
+        target = 2 * index + (0 if state else 1)
+        by_present, by_absent = self._implied_by[target]
+        hits_present, hits_absent = stated.present & by_present, stated.absent & by_absent
+        if hits_present or hits_absent:
+            first = stated.first  # insertion order is the order the findings were given
+            return [f for lit, f in first.items() if (hits_absent if lit & 1 else hits_present) >> (lit >> 1) & 1]
+        findings = facts.findings
+        return [findings[i] for i in support(self.closure, list(facts.literals), target)]
 
     # ------------------------------------------------------------------ RDF input
     def patients_from_rdf(self, data: str, fmt: str) -> list[PatientFacts]:

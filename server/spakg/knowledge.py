@@ -13,6 +13,7 @@ from rdflib import Graph
 
 from .article import Article
 from .concepts import ConceptIndex
+from .effort import Effort
 from .errors import InvalidFacts, OntologyError, OntologyProblems
 from .facts import FactSpace, PatientFacts, parse_patient_rdf
 from .logic import read_axioms
@@ -104,6 +105,7 @@ class Knowledge:
     concepts: ConceptIndex
     facts: FactSpace
     rules: RuleBook
+    effort: Effort
     disclaimer: str
     load_seconds: float
 
@@ -138,7 +140,8 @@ class Knowledge:
             version=str(graph.value(main, OWL.versionInfo) or "unversioned"),
             version_iri=str(graph.value(main, OWL.versionIRI) or main or ""),
             article=Article.load(article_path()), provenance=provenance, concepts=concepts, facts=facts,
-            rules=rules, disclaimer=provenance.disclaimer(graph), load_seconds=time.perf_counter() - started,
+            rules=rules, effort=Effort(graph, concepts), disclaimer=provenance.disclaimer(graph),
+            load_seconds=time.perf_counter() - started,
         )
 
     @cached_property

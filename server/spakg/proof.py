@@ -1,15 +1,22 @@
-"""Write an assessment's proofs out: as plain JSON-ready dicts, and as RDF (PROV-O) a semantic app can store."""
+"""An assessment's proofs as JSON: every rule's outcome, summary and explanation tree down to the facts.
+
+One renderer writes JSON bytes straight from the proof vector: what does not depend on the patient (an item's id,
+label, kind, finding, comparisons, notes; a rule's sources) is encoded once per ontology, and only statuses, counts
+and the facts that decided each finding are the patient's own. An item that appears in several places (an SpA
+feature) is rendered once per patient. A conclusion item refers to the rule whose outcome it takes by id (that
+rule's own explanation is in the same list), so nothing is copied. ``assessment_dict`` is the same JSON, parsed.
+"""
 
 from __future__ import annotations
 
-import uuid
+import orjson
 
-from rdflib import BNode, Graph, Literal, URIRef
-
-from .assessment import CLASSIFICATION_NOTE, Assessment
-from .namespaces import DCTERMS, PROV, PT, RDF, RDFS, RULE, SPAKG, XSD
+from .assessment import CLASSIFICATION_NOTE, Assessment, Question, summary_from
 from .provenance import Provenance
-from .rules import ConclusionItem, FindingItem, Group, Rule, Step
+from .rules import STATUS_NAMES, ConclusionItem, FindingItem, Group, Item, QuantityItem, Rule
+
+_STATUS = tuple(name.encode() for name in STATUS_NAMES)
+_STATED: dict[tuple[str, bool], bytes] = {}
 
 
 def provenance_dict(p: Provenance) -> dict:
@@ -17,133 +24,168 @@ def provenance_dict(p: Provenance) -> dict:
             "section": p.section, "citation": p.citation}
 
 
-def item_dict(a: Assessment, step: Step) -> dict:
-    item = step.item
-    out: dict = {"item": item.id, "label": item.label, "kind": item.kind, "status": step.status_name}
-    if item.notes:
-        out["notes"] = item.notes
-    if isinstance(item, FindingItem):
-        use = a.fact_use(item)
-        out["finding"] = {
-            "concept": item.concept.id,  # type: ignore[union-attr]
-            "expects": "present" if item.expects_present else "absent",
-            "state": {True: "present", False: "absent", None: "unknown"}[use.present],
-            "statedBy": [{"concept": c.id, "present": p} for c, p in use.stated_by],
-        }
-        if item.comparisons:
-            out["finding"]["comparisons"] = item.describe_comparisons()
-            out["finding"]["values"] = values_dict(a.quantity_values(item))
-        if item.accept_unknown and use.present is None:
-            out["finding"]["unknownCountsAsMet"] = True
-    elif isinstance(item, ConclusionItem):
-        out["inference"] = inference_dict(a, step.conclusion)  # type: ignore[arg-type]
-    elif isinstance(item, Group):
-        out.update(_counts(step))
-        out["items"] = [item_dict(a, c) for c in step.children]
-        if step.requires:
-            out["requires"] = [item_dict(a, r) for r in step.requires]
-    return out
-
-
 def values_dict(values: dict[str, tuple[float, float]]) -> dict:
     """A stated number as itself; a number known only within bounds as {"low", "high"}."""
     return {name: lo if lo == hi else {"low": lo, "high": hi} for name, (lo, hi) in values.items()}
 
 
-def _counts(step: Step) -> dict:
-    group: Group = step.item  # type: ignore[assignment]
-    return {"threshold": group.needed, "met": step.met, "possible": step.possible, "total": group.total_weight}
+def _j(value: object) -> bytes:
+    return orjson.dumps(value)
 
 
-def inference_dict(a: Assessment, step: Step) -> dict:
-    rule: Rule = step.item  # type: ignore[assignment]
-    return {
-        "rule": rule.id, "concludes": rule.concludes.id if rule.concludes else None, "status": step.status_name,
-        "summary": a.summary(step),
-        "explanation": {
-            **_counts(step),
-            "requires": [item_dict(a, r) for r in step.requires],
-            "items": [item_dict(a, c) for c in step.children],
-            "sources": [provenance_dict(p) for p in rule.sources],
-            "thresholdBasis": rule.threshold_basis,
-            "notes": rule.notes,
-        },
-    }
+_SMALL = {float(n): repr(float(n)).encode() for n in range(33)}
 
 
-def assessment_dict(a: Assessment) -> dict:
+def _num(value: float) -> bytes:
+    found = _SMALL.get(value)
+    return found if found is not None else repr(value).encode()  # finite ints and floats: repr is valid JSON
+
+
+def _templates(item: Item) -> tuple[bytes, bytes]:
+    """(before the status, after it): the patient-independent JSON around an item's status, encoded once."""
+    found = item.__dict__.get("_json")
+    if found is not None:
+        return found
+    head = b'{"item":' + _j(item.id) + b',"label":' + _j(item.label) + b',"kind":"' + item.kind.encode() + b'"'
+    if item.notes:
+        head += b',"notes":' + _j(item.notes)
+    if isinstance(item, Group):
+        head += b',"threshold":' + _num(item.needed) + b',"total":' + _num(item.total_weight)
+    tail = b'"'
+    if isinstance(item, FindingItem):
+        finding = {"concept": item.concept.id, "expects": "present" if item.expects_present else "absent"}  # type: ignore[union-attr]
+        if item.comparisons:
+            finding["comparisons"] = item.describe_comparisons()
+        tail = b'","finding":' + _j(finding)[:-1] + b',"state":"'
+    elif isinstance(item, QuantityItem):
+        tail = b'","quantity":{"comparisons":' + _j(item.describe_comparisons()) + b',"values":'
+    elif isinstance(item, ConclusionItem):
+        tail = b'","conclusionOf":' + _j(item.rule.id) + b',"conclusionStatus":"'  # type: ignore[union-attr]
+    elif isinstance(item, Group):
+        tail = b'","met":'
+    found = item.__dict__["_json"] = (head + b',"status":"', tail)
+    return found
+
+
+def _unknown_finding(item: FindingItem) -> bytes:
+    """A finding item whose finding nobody stated reads the same for every patient: encoded once."""
+    found = item.__dict__.get("_json_unknown")
+    if found is None:
+        head, tail = _templates(item)
+        status = _STATUS[2 if item.accept_unknown else 1]
+        found = item.__dict__["_json_unknown"] = b"".join((
+            head, status, tail, b'unknown","statedBy":[]', b',"values":{}' if item.comparisons else b"",
+            b',"unknownCountsAsMet":true}}' if item.accept_unknown else b"}}"))
+    return found
+
+
+def _stated(concept_id: str, present: bool) -> bytes:
+    found = _STATED.get((concept_id, present))
+    if found is None:
+        found = _STATED[(concept_id, present)] = _j({"concept": concept_id, "present": present})
+    return found
+
+
+class _Renderer:
+    """One patient's explanation trees as JSON bytes, read from the proof vector."""
+
+    def __init__(self, a: Assessment) -> None:
+        self.a = a
+        self.statuses = a.proof._statuses
+        self.counts = a.proof._counts
+        self.facts = a.facts
+        self.space = a.knowledge.facts
+        self.memo: dict[int, bytes] = {}
+        self.known: dict[int, bytes] = {}  # a class's state and the facts that gave it, by class index
+
+    def items(self, items: list[Item]) -> bytes:
+        return b"[" + b",".join([self.item(i) for i in items]) + b"]"
+
+    # Each entry is one join of its parts: chained ``+`` would copy a group's children once per part.
+    def item(self, item: Item) -> bytes:
+        found = self.memo.get(item.slot)
+        if found is not None:
+            return found
+        kind = item.kind
+        if kind == "FINDING" and not (self.facts.present | self.facts.absent) & item.bit:  # type: ignore[attr-defined]
+            out = self.memo[item.slot] = _unknown_finding(item)  # type: ignore[arg-type]
+            return out
+        head, tail = _templates(item)
+        status = _STATUS[self.statuses[item.slot]]
+        if kind == "FINDING":
+            out = b"".join((head, status, tail, self._finding(item)))  # type: ignore[arg-type]
+        elif kind == "GROUP" or kind == "RULE":
+            n = 2 * item.counts  # type: ignore[attr-defined]
+            parts = [head, status, tail, _num(self.counts[n]), b',"possible":', _num(self.counts[n + 1]), b',"items":',
+                     self.items(item.items)]  # type: ignore[attr-defined]
+            if item.requires:  # type: ignore[attr-defined]
+                parts += (b',"requires":', self.items(item.requires))  # type: ignore[attr-defined]
+            parts.append(b"}")
+            out = b"".join(parts)
+        elif kind == "CONCLUSION":
+            out = b"".join((head, status, tail, _STATUS[self.statuses[item.rule.slot]], b'"}'))  # type: ignore[attr-defined]
+        else:  # QUANTITY
+            out = b"".join((head, status, tail, _j(values_dict(self.a.quantity_values(item))), b"}}"))  # type: ignore[arg-type]
+        self.memo[item.slot] = out
+        return out
+
+    def _finding(self, item: FindingItem) -> bytes:
+        state = b"present" if self.facts.present & item.bit else b"absent"
+        out = self.known.get(item.index)
+        if out is None:
+            stated = self.space.stated_by(self.facts, item.index, self.a.stated_index)
+            out = self.known[item.index] = (state + b'","statedBy":[' +
+                                            b",".join([_stated(f.concept.id, f.present) for f in stated]) + b"]")
+        if item.comparisons:
+            out += b',"values":' + _j(values_dict(self.a.quantity_values(item)))
+        return out + b"}}"
+
+    def inference(self, rule: Rule) -> bytes:
+        statuses, counts = self.statuses, self.counts
+        head, tail = _rule_templates(rule)
+        n = 2 * rule.counts
+        return b"".join((head, _STATUS[statuses[rule.slot]], b'","summary":', _j(summary_from(rule, self.a.proof)),
+                         b',"explanation":{"threshold":', _num(rule.needed), b',"met":', _num(counts[n]),
+                         b',"possible":', _num(counts[n + 1]), b',"total":', _num(rule.total_weight),
+                         b',"requires":', self.items(rule.requires), b',"items":', self.items(rule.items), tail))
+
+
+def _rule_templates(rule: Rule) -> tuple[bytes, bytes]:
+    found = rule.__dict__.get("_json_rule")
+    if found is None:
+        head = b'{"rule":' + _j(rule.id) + b',"concludes":' + _j(rule.concludes.id if rule.concludes else None) + \
+            b',"status":"'
+        tail = b',"sources":' + _j([provenance_dict(p) for p in rule.sources]) + b',"thresholdBasis":' + \
+            _j(rule.threshold_basis) + b',"notes":' + _j(rule.notes) + b"}}"
+        found = rule.__dict__["_json_rule"] = (head, tail)
+    return found
+
+
+def assessment_json(a: Assessment, questions: bool = True) -> bytes:
+    """The whole assessment as JSON bytes (what ``spakg assess`` writes)."""
     k = a.knowledge
-    return {
-        "patientId": a.patient_id, "ontologyVersion": k.version, "ontologyHash": k.content_hash,
-        "disclaimer": k.disclaimer, "note": CLASSIFICATION_NOTE,
-        "inferences": [inference_dict(a, s) for s in a.steps],
-        "nextQuestions": [{"concept": q.concept.id, "quantity": q.quantity, "settles": [r.id for r in q.settles]}
-                          for q in a.next_questions],
-    }
+    renderer = _Renderer(a)
+    parts = [b'{"patientId":', _j(a.patient_id), b',"ontologyVersion":', _j(k.version), b',"ontologyHash":',
+             _j(k.content_hash), b',"disclaimer":', _j(k.disclaimer), b',"note":', _j(CLASSIFICATION_NOTE),
+             b',"inferences":[', b",".join([renderer.inference(r) for r in k.rules.order]), b"]"]
+    if questions:
+        parts += (b',"nextQuestions":', _j([question_dict(q) for q in a.next_questions]))
+    parts.append(b"}")
+    return b"".join(parts)
 
 
-# ---------------------------------------------------------------------- PROV-O
-PROOF = "https://w3id.org/spakg/proof/"
+def assessment_dict(a: Assessment, questions: bool = True) -> dict:
+    return orjson.loads(assessment_json(a, questions))
 
 
-def assessment_graph(a: Assessment) -> Graph:
-    """The assessment as a prov:Activity that used the patient's facts and the rules, generating one entity per
-    rule outcome; each outcome prov:wasDerivedFrom the facts and earlier outcomes that decided it."""
-    g = Graph()
-    for prefix, ns in (("prov", PROV), ("spakg", SPAKG), ("rule", RULE), ("pt", PT), ("dcterms", DCTERMS)):
-        g.bind(prefix, ns)
-    base = f"{PROOF}{uuid.uuid4()}/"
-    activity = URIRef(base + "assessment")
-    g.add((activity, RDF.type, PROV.Activity))
-    g.add((activity, RDFS.label, Literal(f"spakg assessment of {a.patient_id or 'an anonymous patient'}")))
-    g.add((activity, DCTERMS.hasVersion, Literal(a.knowledge.version)))
-    g.add((activity, SPAKG.ontologyHash, Literal(a.knowledge.content_hash)))
-    g.add((activity, SPAKG.disclaimer, Literal(a.knowledge.disclaimer)))
-    facts: dict[str, URIRef] = {}
-    for finding in a.facts.findings:
-        concept = finding.concept
-        node = URIRef(base + f"fact/{concept.id}/{'present' if finding.present else 'absent'}")
-        facts[concept.id] = node
-        g.add((node, RDF.type, PROV.Entity))
-        g.add((node, RDF.type, PT.Finding))
-        g.add((node, PT.concept, URIRef(concept.iri)))
-        g.add((node, PT.present, Literal(finding.present)))
-        for name, value in finding.quantities.items():
-            g.add((node, PT[name], Literal(value, datatype=XSD.decimal)))
-        g.add((activity, PROV.used, node))
-    outcomes = {s.item.id: URIRef(base + f"inference/{s.item.id}") for s in a.steps}
-    for step in a.steps:
-        rule: Rule = step.item  # type: ignore[assignment]
-        node = outcomes[rule.id]
-        g.add((node, RDF.type, PROV.Entity))
-        g.add((node, RDF.type, RULE.Inference))
-        g.add((node, PROV.wasGeneratedBy, activity))
-        g.add((node, RULE.rule, URIRef(rule.iri)))
-        g.add((node, RULE.concludes, URIRef(rule.concludes.iri)))  # type: ignore[union-attr]
-        g.add((node, RULE.status, Literal(step.status_name)))
-        g.add((node, RDFS.comment, Literal(a.summary(step))))
-        g.add((activity, PROV.used, URIRef(rule.iri)))
-        for src in rule.sources:
-            g.add((node, PROV.hadPrimarySource, URIRef(src.iri) if src.iri else Literal(src.citation)))
-        _derivations(a, step, node, facts, outcomes, g)
-    return g
+def inference_dict(a: Assessment, rule: Rule) -> dict:
+    return orjson.loads(_Renderer(a).inference(rule))
 
 
-def _derivations(a: Assessment, step: Step, node: URIRef, facts: dict, outcomes: dict, g: Graph) -> None:
-    """Record what decided each item (as a qualified derivation per item) under the rule outcome ``node``."""
-    stack = [*step.requires, *step.children]
-    while stack:
-        s = stack.pop()
-        if isinstance(s.item, FindingItem):
-            q = BNode()
-            g.add((node, PROV.qualifiedDerivation, q))
-            g.add((q, RDF.type, PROV.Derivation))
-            g.add((q, RULE.item, URIRef(s.item.iri)))
-            g.add((q, RULE.status, Literal(s.status_name)))
-            for concept, _present in a.fact_use(s.item).stated_by:
-                g.add((q, PROV.entity, facts[concept.id]))
-                g.add((node, PROV.wasDerivedFrom, facts[concept.id]))
-        elif isinstance(s.item, ConclusionItem):
-            g.add((node, PROV.wasDerivedFrom, outcomes[s.conclusion.item.id]))  # type: ignore[union-attr]
-        else:
-            stack.extend([*s.requires, *s.children])
+def item_dict(a: Assessment, item: Item) -> dict:
+    """One item's entry (its whole subtree) for this patient."""
+    return orjson.loads(_Renderer(a).item(item))
+
+
+def question_dict(q: Question) -> dict:
+    return {"concept": q.concept.id if q.concept else None, "quantity": q.quantity, "settles": [r.id for r in q.settles]}

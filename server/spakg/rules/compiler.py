@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
 
-from .items import ConclusionItem, Group, Item, Rule
+from .items import ConclusionItem, FindingItem, Group, Item, QuantityItem, Rule
 
 Decider = Callable[[int, int, dict], tuple]
 
@@ -37,6 +37,15 @@ class Compiled:
     vector: Decider              # -> (statuses by slot, (met, possible) by counts index, flattened)
     outcomes_source: str
     vector_source: str
+    # One function per rule, (P, A, Q, statuses of the rules before it) -> its status, and what each reads: to
+    # re-decide only the rules a new answer can move (next questions).
+    per_rule: list[Callable[[int, int, dict, list], int]]
+    reads_atoms: list[int]             # fact bits each rule's tree reads (through the rules it depends on too)
+    reads_slots: list[frozenset[int]]  # quantity slots it reads
+    depends: list[tuple[int, ...]]     # positions of the rules it reads directly
+    own_atoms: list[int]               # fact bits its own items read (not through other rules)
+    own_slots: list[frozenset[int]]
+    depends_mask: list[int]            # the rules it reads directly, as bits over positions
 
 
 def compile_rules(rules: list[Rule]) -> Compiled:
@@ -51,9 +60,73 @@ def compile_rules(rules: list[Rule]) -> Compiled:
     outcomes_source = _function("outcomes", [i for i in order if i in needed], ", ".join(r.var for r in rules))
     vector_source = _function("vector", order, f"({', '.join(i.var for i in order)},), "
                                                f"({', '.join(f'm{g.slot}, p{g.slot}' for g in groups)},)")
+    position = {id(r): n for n, r in enumerate(rules)}
+    per_rule_sources = [_rule_function(n, rule, order, position) for n, rule in enumerate(rules)]
     namespace: dict = {}
-    exec(compile(outcomes_source + vector_source, "<spakg compiled rules>", "exec"), namespace)
-    return Compiled(order, groups, namespace["outcomes"], namespace["vector"], outcomes_source, vector_source)
+    exec(compile(outcomes_source + vector_source + "".join(per_rule_sources), "<spakg compiled rules>", "exec"),
+         namespace)
+    depends = [tuple(sorted(position[id(d)] for d in rule.depends_on())) for rule in rules]
+    own_atoms = [_or(f.bit for f in _own(rule) if isinstance(f, FindingItem)) for rule in rules]
+    own_slots = [frozenset(c.slot for f in _own(rule) if isinstance(f, FindingItem | QuantityItem) for c in f.comparisons)
+                 for rule in rules]
+    reads_atoms: list[int] = []
+    reads_slots: list[frozenset[int]] = []
+    for n in range(len(rules)):  # rules come in dependency order: what a rule reads includes what its inputs read
+        atoms, slots = own_atoms[n], set(own_slots[n])
+        for d in depends[n]:
+            atoms |= reads_atoms[d]
+            slots |= reads_slots[d]
+        reads_atoms.append(atoms)
+        reads_slots.append(frozenset(slots))
+    return Compiled(order, groups, namespace["outcomes"], namespace["vector"], outcomes_source, vector_source,
+                    [namespace[f"rule_{n}"] for n in range(len(rules))], reads_atoms, reads_slots, depends,
+                    own_atoms, own_slots, [_or(1 << d for d in ds) for ds in depends])
+
+
+def _or(bits) -> int:
+    out = 0
+    for b in bits:
+        out |= b
+    return out
+
+
+def _own(rule: Rule) -> list[Item]:
+    """The items of a rule's own tree (every item, masked finding items included), not those of rules it reads."""
+    seen: dict[int, Item] = {}
+    stack: list[Item] = [*rule.requires, *rule.items]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen or isinstance(item, Rule):
+            continue
+        seen[id(item)] = item
+        if isinstance(item, Group):
+            stack.extend([*item.requires, *item.items])
+    return list(seen.values())
+
+
+def _rule_function(n: int, rule: Rule, order: list[Item], position: dict[int, int]) -> str:
+    """``rule_<n>(P, A, Q, s)``: this rule's status, reading the statuses of the rules it depends on from ``s``."""
+    needed: set[Item] = set()
+    stack: list[Item] = [rule]
+    while stack:
+        item = stack.pop()
+        if item in needed:
+            continue
+        needed.add(item)
+        if not (isinstance(item, Rule) and item is not rule):
+            stack.extend(item.dependencies())
+    code = Code()
+    code.lines.append(f"def rule_{n}(P, A, Q, s):")
+    code.line("get = Q.get")
+    for item in order:
+        if item not in needed:
+            continue
+        if isinstance(item, Rule) and item is not rule:
+            code.line(f"{item.var} = s[{position[id(item)]}]")
+        else:
+            item.emit(code)
+    code.line(f"return {rule.var}")
+    return "\n".join(code.lines) + "\n\n"
 
 
 def _function(name: str, items: list[Item], returned: str) -> str:

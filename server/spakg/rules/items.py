@@ -125,6 +125,18 @@ class Item:
     def quantity_items(self) -> list[QuantityItem]:
         return []
 
+    @property
+    def monotone(self) -> bool:
+        """Whether more facts can only settle this item, never change a settled status. False where an unknown is
+        read as met (acceptUnknown, acceptUndetermined): there, a new fact can turn MET into NOT_MET."""
+        found = self.__dict__.get("_monotone")
+        if found is None:
+            found = self.__dict__["_monotone"] = self._monotone()
+        return found
+
+    def _monotone(self) -> bool:
+        return True
+
     def findings(self) -> list[Concept]:
         """Every finding this item (and what it contains) looks at, once each."""
         out: list[Concept] = []
@@ -173,6 +185,9 @@ class FindingItem(Item):
 
     def finding_items(self) -> list[FindingItem]:
         return [self]
+
+    def _monotone(self) -> bool:
+        return not self.accept_unknown
 
     def describe_comparisons(self) -> str:
         return ", ".join(c.describe() for c in self.comparisons)
@@ -266,15 +281,56 @@ class Group(Item):
         for r in self.requires:
             code.line(f"if {r.var} < {v}: {v} = {r.var}")
 
+    def _monotone(self) -> bool:
+        return all(i.monotone for i in (*self.requires, *self.items))
+
+    @property
+    def walk(self) -> tuple[int, tuple[Item, ...], tuple[Item, ...]]:
+        """For walking a proof without visiting finding items one by one: the bits of the finding items directly
+        under this group, the items with numbers (finding items with comparisons, quantity items), and the items to
+        descend into (groups, and conclusion items)."""
+        found = self.__dict__.get("_walk")
+        if found is None:
+            bits, numbers, below = 0, [], []
+            for item in (*self.requires, *self.items):
+                if isinstance(item, FindingItem):
+                    bits |= item.bit
+                    if item.comparisons:
+                        numbers.append(item)
+                elif isinstance(item, QuantityItem):
+                    numbers.append(item)
+                else:
+                    below.append(item)
+            found = self.__dict__["_walk"] = (bits, tuple(numbers), tuple(below))
+        return found
+
+    @property
+    def named_bits(self) -> int:
+        """The bits of every finding this group's tree names (through the rules it reads too)."""
+        found = self.__dict__.get("_named")
+        if found is None:
+            found = 0
+            for f in self.finding_items():
+                found |= f.bit
+            self.__dict__["_named"] = found
+        return found
+
     def step(self, proof: Proof) -> Step:
         met, possible = proof.counts(self)
         return Step(self, proof.status(self), [proof.step(r) for r in self.requires], met, possible, proof=proof)
 
     def finding_items(self) -> list[FindingItem]:
-        return [f for item in (*self.requires, *self.items) for f in item.finding_items()]
+        found = self.__dict__.get("_finding_items")  # the tree is fixed once compiled
+        if found is None:
+            found = self.__dict__["_finding_items"] = [f for i in (*self.requires, *self.items) for f in i.finding_items()]
+        return found
 
     def quantity_items(self) -> list[QuantityItem]:
-        return [q for item in (*self.requires, *self.items) for q in item.quantity_items()]
+        found = self.__dict__.get("_quantity_items")
+        if found is None:
+            found = self.__dict__["_quantity_items"] = [q for i in (*self.requires, *self.items)
+                                                        for q in i.quantity_items()]
+        return found
 
 
 @dataclass(eq=False)
@@ -312,6 +368,9 @@ class ConclusionItem(Item):
 
     def dependencies(self) -> list[Item]:
         return [self.rule]  # type: ignore[list-item]
+
+    def _monotone(self) -> bool:
+        return not self.accept_undetermined and self.rule.monotone  # type: ignore[union-attr]
 
     def step(self, proof: Proof) -> Step:
         return Step(self, proof.status(self), conclusion=proof.step(self.rule))  # type: ignore[arg-type]
