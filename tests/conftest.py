@@ -28,9 +28,10 @@ def ontology_copy(tmp_path: Path) -> Path:
 def assess(knowledge):
     from spakg.assessment import Assessment
 
-    def run(*findings: dict, k: Knowledge | None = None) -> dict[str, str]:
+    def run(*findings: dict, k: Knowledge | None = None, **patient) -> dict[str, str]:
+        """Every rule's status for these findings (and patient fields: age=, sex=, measurements=)."""
         kb = k or knowledge
-        a = Assessment(kb, kb.facts.patient(list(findings)))
+        a = Assessment(kb, kb.facts.read({"findings": list(findings), **patient}))
         return {rule.id: ("NOT_MET", "UNDETERMINED", "MET")[s] for rule, s in zip(kb.rules.order, a.statuses, strict=True)}
 
     return run

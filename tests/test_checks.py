@@ -66,7 +66,7 @@ def test_a_file_that_is_not_utf8_is_named_not_a_crash(ontology_copy):
 
 def test_a_class_needs_one_label_and_one_definition(ontology_copy):
     edit(ontology_copy, "spakg.ttl",
-         'skos:definition "Inflammation of the eye (the uvea); some patients with inflammatory back pain also have it." ;', "")
+         'skos:definition "Inflammation of the eye (the uvea), immune-mediated or infectious; some patients with inflammatory back pain also have it." ;', "")
     edit(ontology_copy, "spakg.ttl", 'rdfs:label "morning stiffness" ;', 'rdfs:label "morning stiffness", "stiffness" ;')
     found = {(f.entity, f.message) for f in findings(check(ontology_copy), "labels")}
     assert ("spakg:Uveitis", "spakg:Uveitis has no skos:definition.") in found
@@ -75,10 +75,11 @@ def test_a_class_needs_one_label_and_one_definition(ontology_copy):
 
 
 def test_two_classes_may_not_share_a_label_or_synonym(ontology_copy):
-    edit(ontology_copy, "spakg.ttl", 'skos:altLabel "prolonged morning stiffness" ;', 'skos:altLabel "Night  Pain" ;')
+    edit(ontology_copy, "spakg.ttl", 'skos:altLabel "improves with movement", "improves with movement and exercise", '
+         '"improvement with movement" ;', 'skos:altLabel "Night  Pain" ;')
     [f] = findings(check(ontology_copy), "unique-names")
     assert f.entity == "spakg:NightPain"
-    assert f.message == "'night pain' is the label of spakg:NightPain and also the synonym of spakg:MorningStiffness."
+    assert f.message == "'night pain' is the label of spakg:NightPain and also the synonym of spakg:ImprovementWithExercise."
     assert "merge" in f.fix
 
 

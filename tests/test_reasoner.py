@@ -13,7 +13,8 @@ from spakg.proof import assessment_dict
 from spakg.prov import assessment_graph
 
 CHRONIC_YOUNG = {"concept": "BackPain", "ageAtOnset": 25, "durationMonths": 12}
-IBP_FEATURES = [{"concept": c} for c in ("InsidiousOnset", "ImprovementWithExercise", "WorseningWithRest", "NightPain")]
+IBP_FEATURES = [{"concept": c} for c in ("InsidiousOnset", "ImprovementWithExercise", "WorseningWithRest",
+                                         "NightPainImprovesOnGettingUp")]
 
 
 def state(knowledge, findings, concept):
@@ -96,11 +97,31 @@ def test_asas_ibp_met_not_met_undetermined(assess):
     assert assess({"concept": "BackPain", "ageAtOnset": 25, "durationMonths": 2}, *IBP_FEATURES)["AsasIbpCriteria"] == "NOT_MET"
 
 
-def test_berlin_two_of_four(assess):
-    assert assess(CHRONIC_YOUNG, {"concept": "MorningStiffness", "durationMinutes": 60},
-                  {"concept": "AlternatingButtockPain"})["BerlinIbpCriteria"] == "MET"
+def test_berlin_two_of_four_in_patients_younger_than_50(assess):
+    two = (CHRONIC_YOUNG, {"concept": "MorningStiffness", "durationMinutes": 60}, {"concept": "AlternatingButtockPain"})
+    assert assess(*two, age=26)["BerlinIbpCriteria"] == "MET"
+    assert assess(*two, age=50)["BerlinIbpCriteria"] == "NOT_MET"  # 'younger than 50 years' (Rudwaleit 2006)
+    assert assess(*two)["BerlinIbpCriteria"] == "UNDETERMINED"  # age unknown: at least 26 from the back pain, maybe 50
     assert assess(CHRONIC_YOUNG, {"concept": "MorningStiffness", "durationMinutes": 10},
-                  {"concept": "AlternatingButtockPain"})["BerlinIbpCriteria"] == "UNDETERMINED"
+                  {"concept": "AlternatingButtockPain"}, age=26)["BerlinIbpCriteria"] == "UNDETERMINED"
+
+
+def test_an_age_not_given_is_bounded_by_the_back_pains_onset_and_duration(assess, knowledge):
+    # onset at 38, 240 months of pain: at least 58 years old, so not younger than 50
+    late = {"concept": "BackPain", "ageAtOnset": 38, "durationMonths": 240}
+    assert assess(late, {"concept": "MorningStiffness", "durationMinutes": 60},
+                  {"concept": "AlternatingButtockPain"})["BerlinIbpCriteria"] == "NOT_MET"
+    facts = knowledge.facts.patient([late])
+    assert facts.quantities[knowledge.facts.quantities.slot("age")] == (58, 120)
+    # whole years, as people give their age: 18 months of pain that began at 30 make a 31-year-old, not 31.5
+    assert knowledge.facts.read({"age": 31, "findings": [{"concept": "BackPain", "ageAtOnset": 30, "durationMonths": 18}]})
+
+
+def test_an_age_below_what_the_back_pain_implies_is_a_contradiction(knowledge):
+    with pytest.raises(ContradictoryFacts) as err:
+        knowledge.facts.read({"age": 30, "findings": [{"concept": "BackPain", "ageAtOnset": 38, "durationMonths": 12}]})
+    assert "age is given as 30 years" in err.value.message and "at least 39 years" in err.value.message
+    assert err.value.code == "CONTRADICTORY_FACTS"
 
 
 def test_calin_four_of_five(assess):
@@ -150,24 +171,53 @@ def test_modified_new_york(assess):
     assert assess({"concept": "RadiographicSacroiliitis", "present": False})["ModifiedNewYorkCriteria"] == "NOT_MET"
 
 
-def test_article_referral_each_trigger(assess):
+MECHANICAL_ONLY = [{"concept": "SuddenOnset"}, {"concept": "ImprovementWithRest"}, {"concept": "WorseningWithActivity"},
+                   {"concept": "MorningStiffness", "present": False}, {"concept": "NightPain", "present": False},
+                   {"concept": "ImprovementWithExercise", "present": False}, {"concept": "Psoriasis", "present": False},
+                   {"concept": "InflammatoryBowelDisease", "present": False}, {"concept": "Uveitis", "present": False}]
+
+
+def test_article_referral_each_inflammatory_reason(assess):
     assert assess({"concept": "BackPain"}, {"concept": "NightPain"})["ArticleReferralAdvice"] == "MET"
     assert assess({"concept": "BackPain"}, {"concept": "CrohnsDisease"})["ArticleReferralAdvice"] == "MET"
-    assert assess({"concept": "BackPain", "durationMonths": 6}, {"concept": "ElevatedCRP", "present": False})[
+    assert assess({"concept": "BackPain"}, {"concept": "MorningStiffness", "durationMinutes": 45})[
         "ArticleReferralAdvice"] == "MET"
     assert assess({"concept": "BackPain", "present": False})["ArticleReferralAdvice"] == "NOT_MET"
+
+
+@pytest.mark.parametrize("onset", [20, 25, 39, 63, 80])
+@pytest.mark.parametrize("crp", [None, True, False])
+def test_a_purely_mechanical_pattern_is_never_referred_at_any_age_whatever_the_bloods(assess, onset, crp):
+    bloods = [] if crp is None else [{"concept": "ElevatedCRP", "present": crp}]
+    out = assess({"concept": "BackPain", "ageAtOnset": onset, "durationMonths": 24}, *MECHANICAL_ONLY, *bloods)
+    assert out["ArticleReferralAdvice"] == "NOT_MET"
+
+
+def test_normal_bloods_never_count_for_or_against_the_articles_referral(assess):
+    chronic = {"concept": "BackPain", "ageAtOnset": 63, "durationMonths": 24}
+    assert assess(chronic, {"concept": "ElevatedCRP", "present": False})["ArticleReferralAdvice"] == "UNDETERMINED"
+    for crp in (True, False):
+        out = assess(chronic, {"concept": "NightPain"}, {"concept": "ElevatedCRP", "present": crp})
+        assert out["ArticleReferralAdvice"] == "MET"
 
 
 def test_asas_referral(assess):
     assert assess(CHRONIC_YOUNG, {"concept": "Enthesitis"})["AsasReferralRecommendation"] == "MET"
 
 
-def test_mri_advice(assess):
-    out = assess({"concept": "BackPain"}, {"concept": "InsidiousOnset"}, {"concept": "NightPain"})
+def test_mri_advice_for_younger_patients_with_persistent_inflammatory_symptoms(assess):
+    persistent = {"concept": "BackPain", "ageAtOnset": 25, "durationMonths": 6}
+    out = assess(persistent, {"concept": "InsidiousOnset"}, {"concept": "NightPain"})
     assert out["MriSacroiliacJointsAdvice"] == "MET"  # pattern undetermined, X-ray not done
-    assert assess({"concept": "BackPain"}, {"concept": "InsidiousOnset"}, {"concept": "NightPain"},
+    assert assess(persistent, {"concept": "InsidiousOnset"}, {"concept": "NightPain"},
                   {"concept": "RadiographicSacroiliitis"})["MriSacroiliacJointsAdvice"] == "NOT_MET"
-    assert assess({"concept": "BackPain"})["MriSacroiliacJointsAdvice"] == "UNDETERMINED"  # no feature known yet
+    assert assess(persistent)["MriSacroiliacJointsAdvice"] == "UNDETERMINED"  # no feature known yet
+    # a week of pain is not persistent; pain that began at 72 is not a younger patient's
+    assert assess({"concept": "BackPain", "ageAtOnset": 25, "durationMonths": 0.25}, {"concept": "InsidiousOnset"})[
+        "MriSacroiliacJointsAdvice"] == "NOT_MET"
+    assert assess({"concept": "BackPain", "ageAtOnset": 72, "durationMonths": 6}, {"concept": "NightPain"})[
+        "MriSacroiliacJointsAdvice"] == "NOT_MET"
+    assert assess({"concept": "BackPain"}, {"concept": "InsidiousOnset"})["MriSacroiliacJointsAdvice"] == "UNDETERMINED"
 
 
 # ---------------------------------------------------------------- clinical honesty
@@ -245,7 +295,8 @@ def test_next_questions_rank_what_would_settle_most_rules(knowledge):
     questions = a.next_questions
     assert questions and all(q.settles for q in questions)
     assert [len(q.settles) for q in questions] == sorted((len(q.settles) for q in questions), reverse=True)
-    assert ("BackPain", "durationMonths") in [(q.concept.id, q.quantity) for q in questions]
+    assert ("BackPain", "durationMonths") in [(q.concept.id, q.quantity) for q in questions if q.concept]
+    assert (None, "age") in [(q.concept, q.quantity) for q in questions]  # a number about the patient: Berlin's age
     assert all(knowledge.facts.patient([{"concept": "BackPain"}]).status_of(knowledge.facts.bit[q.concept.id]) is None
                for q in questions if q.quantity is None)
 
@@ -255,7 +306,7 @@ def test_rdf_facts_give_the_same_answer_as_json(knowledge, assess):
     [] a pt:Patient ; pt:id "t1" ; pt:hasFinding
         [ pt:concept spakg:BackPain ; pt:ageAtOnset 25 ; pt:durationMonths 12 ],
         [ pt:concept spakg:InsidiousOnset ], [ pt:concept spakg:ImprovementWithExercise ],
-        [ pt:concept spakg:WorseningWithRest ], [ pt:concept spakg:NightPain ],
+        [ pt:concept spakg:WorseningWithRest ], [ pt:concept spakg:NightPainImprovesOnGettingUp ],
         [ pt:concept spakg:Psoriasis ; pt:present false ] ."""
     (facts,) = knowledge.facts.patients_from_rdf(turtle, "turtle")
     via_rdf = Assessment(knowledge, facts).statuses
@@ -267,7 +318,7 @@ def test_rdf_facts_give_the_same_answer_as_json(knowledge, assess):
 # ---------------------------------------------------------------- knowledge engineer
 def test_threshold_edit_in_the_ontology_changes_behaviour_without_code(ontology_copy):
     patient = [CHRONIC_YOUNG, {"concept": "InsidiousOnset"}, {"concept": "ImprovementWithExercise"},
-               {"concept": "NightPain"}, {"concept": "ImprovementWithRest"}]  # 4 of 5
+               {"concept": "NightPainImprovesOnGettingUp"}, {"concept": "ImprovementWithRest"}]  # 4 of 5
     before = Knowledge.load(ontology_copy)
     assert Assessment(before, before.facts.patient(patient)).statuses[before.rules.order.index(before.rules.get("AsasIbpCriteria"))] == 2
     rules = ontology_copy / "rules.ttl"
@@ -340,3 +391,30 @@ def test_next_questions_are_exactly_the_findings_that_would_settle_a_rule(knowle
         checked += 1
         fast = {q.concept.id: {r.id for r in q.settles} for q in a.next_questions if q.quantity is None}
         assert fast == _naive_next_questions(knowledge, findings), findings
+
+
+def test_plain_night_pain_leaves_the_criteria_items_open_and_the_next_questions_ask_for_them(knowledge):
+    findings = [CHRONIC_YOUNG, {"concept": "InsidiousOnset"}, {"concept": "ImprovementWithExercise"}, {"concept": "NightPain"},
+                {"concept": "MorningStiffness", "durationMinutes": 60}]
+    a = Assessment(knowledge, knowledge.facts.read({"age": 26, "findings": findings}))
+    d = {i["rule"]: i for i in assessment_dict(a)["inferences"]}
+    night = next(i for i in d["AsasIbpCriteria"]["explanation"]["items"] if i["item"] == "AsasIbp-nightPain")
+    assert night["status"] == "UNDETERMINED" and night["finding"]["state"] == "unknown"
+    asked = {q.concept.id: {r.id for r in q.settles} for q in a.next_questions if q.concept and not q.quantity}
+    assert "AsasIbpCriteria" in asked["NightPainImprovesOnGettingUp"]
+    assert "BerlinIbpCriteria" in asked["AwakeningSecondHalfOfNight"]  # with the stiffness, one more Berlin item
+
+
+def test_no_night_pain_means_neither_of_its_forms(knowledge):
+    facts = knowledge.facts.patient([{"concept": "NightPain", "present": False}])
+    for form in ("NightPainImprovesOnGettingUp", "AwakeningSecondHalfOfNight"):
+        assert facts.status_of(knowledge.facts.bit[form]) is False
+
+
+def test_cross_references_say_how_close_they_are(knowledge):
+    as_ = {x.code: x for x in knowledge.concepts.get("AnkylosingSpondylitis").xrefs}
+    assert as_["ICD10CM:M45"].match == "BROAD" and "M45.A" in as_["ICD10CM:M45"].note
+    assert as_["ICD10WHO:M45"].match == "EXACT" and as_["MONDO:0005306"].match == "EXACT"
+    assert as_["SCTID:9631008"].url == "https://browser.ihtsdotools.org/?perspective=full&conceptId1=9631008"
+    [hp] = knowledge.concepts.get("Sacroiliitis").xrefs
+    assert hp.code == "HP:0012317" and hp.match == "CLOSE"

@@ -139,7 +139,7 @@ def test_query_too_deep(server):
 def test_query_too_complex(server):
     aliases = " ".join(f'a{i}: concept(id: "Uveitis") {{ id }}' for i in range(60))
     assert code(gql(server, f"{{ {aliases} }}")) == "QUERY_TOO_COMPLEX"
-    fields = " ".join(f'c{i}: concepts(first: 100) {{ edges {{ node {{ id label definition synonyms xrefs }} }} }}' for i in range(45))
+    fields = " ".join(f'c{i}: concepts(first: 100) {{ edges {{ node {{ id label definition synonyms xrefs {{ code }} }} }} }}' for i in range(45))
     assert code(gql(server, f"{{ {fields} }}")) == "QUERY_TOO_COMPLEX"
 
 

@@ -18,7 +18,7 @@ from support import free_port, gql
 # 4 of the 5 ASAS IBP items: MET at the published threshold (4), NOT_MET if it were 5
 PATIENT = {"id": "w1", "findings": [
     {"concept": "BackPain", "ageAtOnset": 27, "durationMonths": 18}, {"concept": "InsidiousOnset"},
-    {"concept": "ImprovementWithExercise"}, {"concept": "NightPain"}, {"concept": "ImprovementWithRest"}]}
+    {"concept": "ImprovementWithExercise"}, {"concept": "NightPainImprovesOnGettingUp"}, {"concept": "ImprovementWithRest"}]}
 STATE = """query($p: PatientInput!) {
   ontology { contentHash lastReloadError }
   rule(id: "AsasIbpCriteria") { threshold }

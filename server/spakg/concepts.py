@@ -18,6 +18,19 @@ from .namespaces import OBOINOWL, OWL, RDF, RDFS, SKOS, SPAKG
 from .provenance import Provenance, ProvenanceIndex
 
 
+@dataclass(frozen=True)
+class CrossReference:
+    code: str               # as written: "ICD10CM:M45"
+    system: str             # the code system's name ("ICD-10-CM"), or the prefix when it is not declared
+    match: str              # EXACT, CLOSE, BROAD (the code is broader) or NARROW
+    url: str | None         # the code in its public browser
+    note: str | None = None
+
+    @property
+    def prefix(self) -> str:
+        return self.code.split(":", 1)[0]
+
+
 @dataclass
 class Relation:
     subject: Concept
@@ -35,7 +48,7 @@ class Concept:
     label: str
     definition: str | None
     synonyms: list[str]
-    xrefs: list[str]
+    xrefs: list[CrossReference]
     notes: list[str]
     sources: list[Provenance]
     observable: bool = False
@@ -77,6 +90,10 @@ class ConceptIndex:
         self._graph = graph
         self.by_id: dict[str, Concept] = {}
         self.by_iri: dict[str, Concept] = {}
+        self._systems = {str(graph.value(s, SPAKG.prefix)): (str(graph.value(s, RDFS.label) or ""),
+                                                             str(graph.value(s, SPAKG.browserUrl) or ""))
+                         for s in graph.subjects(RDF.type, SPAKG.CodeSystem) if graph.value(s, SPAKG.prefix)}
+        self._mappings = self._read_mappings(graph)
         for cls in sorted(graph.subjects(RDF.type, OWL.Class)):
             if isinstance(cls, URIRef) and str(cls).startswith(str(SPAKG)) and "/" not in str(cls)[len(SPAKG):]:
                 concept = self._read(graph, cls, provenance)
@@ -90,7 +107,24 @@ class ConceptIndex:
 
     # ------------------------------------------------------------------ building
     @staticmethod
-    def _read(graph: Graph, cls: URIRef, provenance: ProvenanceIndex) -> Concept:
+    def _read_mappings(graph: Graph) -> dict[tuple[str, str], tuple[str, str | None]]:
+        """(class IRI, code) -> (match, note), from annotations on the oboInOwl:hasDbXref assertions."""
+        found = {}
+        for axiom in graph.subjects(OWL.annotatedProperty, OBOINOWL.hasDbXref):
+            predicate = graph.value(axiom, SPAKG.mappingPredicate)
+            if predicate is not None:
+                note = graph.value(axiom, SKOS.editorialNote)
+                found[(str(graph.value(axiom, OWL.annotatedSource)), str(graph.value(axiom, OWL.annotatedTarget)))] = (
+                    local_name(str(predicate)).removesuffix("Match").upper(), None if note is None else str(note))
+        return found
+
+    def _xref(self, cls: URIRef, code: str) -> CrossReference:
+        prefix, _, local = code.partition(":")
+        system, template = self._systems.get(prefix, (prefix, ""))
+        match, note = self._mappings.get((str(cls), code), ("EXACT", None))
+        return CrossReference(code, system or prefix, match, template.replace("{code}", local) if template else None, note)
+
+    def _read(self, graph: Graph, cls: URIRef, provenance: ProvenanceIndex) -> Concept:
         labels = sorted(str(v) for v in graph.objects(cls, RDFS.label))
         definition = graph.value(cls, SKOS.definition)
         notes = sorted(str(v) for p in (SKOS.editorialNote, SPAKG.curationNote) for v in graph.objects(cls, p))
@@ -99,7 +133,7 @@ class ConceptIndex:
             label=labels[0] if labels else local_name(str(cls)),
             definition=str(definition) if definition is not None else None,
             synonyms=sorted(str(v) for v in graph.objects(cls, SKOS.altLabel)),
-            xrefs=sorted(str(v) for v in graph.objects(cls, OBOINOWL.hasDbXref)),
+            xrefs=[self._xref(cls, code) for code in sorted(str(v) for v in graph.objects(cls, OBOINOWL.hasDbXref))],
             notes=notes, sources=provenance.for_subject(graph, cls),
         )
 

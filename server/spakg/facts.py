@@ -5,8 +5,10 @@ axioms (compiled once by ``logic.Closure``); the closure then adds what follows 
 (intersections, complements) and says when the facts cannot all hold. Present and absent on one class is a
 contradiction, reported with the smallest set of facts and the axioms that clash.
 
-A patient record: ``{"id", "findings": [{"concept", "present", <finding quantities>}], "sex", "measurements":
-{quantity: value}}``; quantities and their ranges come from the ontology (``quantities``).
+A patient record: ``{"id", "age", "sex", "findings": [{"concept", "present", <finding quantities>}],
+"measurements": {quantity: value}}``; quantities and their ranges come from the ontology (``quantities``), and so do
+the bounds one quantity takes from others (``pt:atLeast`` a formula: the patient is at least as old as their back
+pain's onset age plus its duration).
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from rdflib import Graph, Literal, URIRef
 
 from .concepts import Concept, ConceptIndex
 from .errors import ContradictoryFacts, InvalidFacts, InvalidValue, TooManyFindings
+from .formulas import Formula, read_formula
 from .logic import AxiomSet, Closure, Inconsistent, Named
 from .logic.explain import justification, minimal_conflict, support
 from .namespaces import PT, RDF
-from .quantities import QuantityTable
+from .quantities import Quantity, QuantityTable
 
 SEXES = ("MALE", "FEMALE")
-RECORD_FIELDS = ("id", "findings", "sex", "measurements")
+RECORD_FIELDS = ("id", "age", "sex", "findings", "measurements")
 _NO_QUANTITIES: Mapping[str, float] = {}
 
 
@@ -79,6 +82,10 @@ class FactSpace:
         self.bit = {cid: 1 << i for cid, i in self.index.items()}
         self.closure = Closure([Named(c.iri) for c in self.observable], axioms)
         self.quantities = QuantityTable(graph, concepts, self.index)
+        self.bounds: list[tuple[Quantity, Formula]] = [
+            (self.quantities[name], read_formula(graph, graph.value(PT[name], PT.atLeast), concepts, self.quantities,
+                                                 self.index))
+            for name in self.quantities if graph.value(PT[name], PT.atLeast) is not None]
         lit = self.closure.lit
         # Hot path: one lookup per stated finding gives the concept, its index and both literals' consequences.
         self._entries = {c.id: (c, i, *lit[2 * i], *lit[2 * i + 1], 2 * i) for i, c in enumerate(self.observable)}
@@ -126,8 +133,14 @@ class FactSpace:
         if not isinstance(findings, list | tuple):
             raise InvalidFacts("'findings' must be a list of findings ({\"concept\": ..., \"present\": ...}).")
         pid = record.get("id")
+        measurements = record.get("measurements")
+        if record.get("age") is not None:
+            if "age" not in self.quantities:
+                raise InvalidFacts("This ontology declares no pt:age; give the age as a measurement it knows.")
+            listed = _pairs(measurements) if isinstance(measurements, list) else (measurements or {}).items()
+            measurements = {**dict(listed), "age": record["age"]}
         return self.patient(findings, None if pid is None else str(pid), sex=record.get("sex"),
-                            measurements=record.get("measurements"))
+                            measurements=measurements)
 
     def patient(self, findings: Iterable[Mapping], patient_id: str | None = None, *, sex: str | None = None,
                 measurements: Mapping[str, float] | Iterable[Mapping] | None = None) -> PatientFacts:
@@ -167,6 +180,8 @@ class FactSpace:
             stated.append((entry[0], present, quantities))
         values = self._slots(numbers) if numbers else {}
         given = self._measurements(measurements, values) if measurements else {}
+        if self.bounds and (numbers or given):
+            self._bound(values, given)
         if sex is not None and sex not in SEXES:
             raise InvalidValue(f"'sex' must be one of {', '.join(SEXES)} (got {sex!r}).")
         try:
@@ -254,6 +269,26 @@ class FactSpace:
             out[name] = self.quantities.check(q, value, "the patient")
             values[self.quantities.slot(name)] = (out[name], out[name])
         return out
+
+    def _bound(self, values: dict[int, tuple[float, float]], given: dict[str, float]) -> None:
+        """Each quantity's least value from its formula: a stated value below it is a contradiction; an unstated one
+        is known to lie between it and the quantity's maximum."""
+        for q, formula in self.bounds:
+            least = formula.interval(values)[0]
+            if least <= q.minimum:
+                continue
+            slot = self.quantities.slot(q.name)
+            stated = given.get(q.name)
+            if (stated is not None and stated < least) or least > q.maximum:
+                inputs = ", ".join(f"{t.quantity.name} {values[t.slot][0]:g}" for t in formula.terms if t.slot in values)
+                told = f"{q.name} is given as {stated:g} {q.unit}" if stated is not None else \
+                    f"{q.name} would exceed its maximum of {q.maximum:g} {q.unit}"
+                raise ContradictoryFacts(
+                    f"{told}, but the facts ({inputs}) make it at least {least:g} {q.unit} ({q.name} ≥ "
+                    f"{formula.describe()}). Correct the {q.name} or the facts it is derived from.",
+                    quantity=q.name, least=least)
+            if stated is None:
+                values[slot] = (least, q.maximum)
 
     # ------------------------------------------------------------------ explaining
     def _contradiction(self, stated: list[StatedFinding], literals: list[int]) -> ContradictoryFacts:

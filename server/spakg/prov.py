@@ -28,11 +28,22 @@ def assessment_graph(a: Assessment) -> Graph:
     g.add((activity, DCTERMS.hasVersion, Literal(a.knowledge.version)))
     g.add((activity, SPAKG.ontologyHash, Literal(a.knowledge.content_hash)))
     g.add((activity, SPAKG.disclaimer, Literal(a.knowledge.disclaimer)))
+    patient = URIRef(base + "patient")
+    g.add((patient, RDF.type, PROV.Entity))
+    g.add((patient, RDF.type, PT.Patient))
+    if a.patient_id is not None:
+        g.add((patient, PT.id, Literal(a.patient_id)))
+    if a.facts.sex is not None:
+        g.add((patient, PT.sex, Literal(a.facts.sex)))
+    for name, value in a.facts.measurements.items():
+        g.add((patient, PT[name], Literal(value, datatype=XSD.decimal)))
+    g.add((activity, PROV.used, patient))
     facts: dict[str, URIRef] = {}
     for finding in a.facts.findings:
         concept = finding.concept
         node = URIRef(base + f"fact/{concept.id}/{'present' if finding.present else 'absent'}")
         facts[concept.id] = node
+        g.add((patient, PT.hasFinding, node))
         g.add((node, RDF.type, PROV.Entity))
         g.add((node, RDF.type, PT.Finding))
         g.add((node, PT.concept, URIRef(concept.iri)))

@@ -3,7 +3,7 @@
 One JSON file per vignette (``tests/vignettes/*.json``)::
 
     {"id": "...", "title": "...", "story": "the case as a clinician tells it",
-     "patient": {"id": "...", "findings": [{"concept": "BackPain", "ageAtOnset": 27}, ...]},
+     "patient": {"id": "...", "age": 34, "sex": "FEMALE", "findings": [{"concept": "BackPain", "ageAtOnset": 27}, ...]},
      "expect": {"AsasIbpCriteria": "MET", "ModifiedNewYorkCriteria": "NOT_MET", ...}}
 
 The test suite asserts every expectation; ``spakg regress`` shows how an ontology edit moves them.
@@ -26,27 +26,34 @@ class Vignette:
     id: str
     title: str
     story: str
-    findings: tuple[dict, ...]
+    patient: dict  # the patient record, as FactSpace.read takes it
     expect: dict[str, str]
     path: Path
+
+    @property
+    def findings(self) -> tuple[dict, ...]:
+        return tuple(self.patient.get("findings", ()))
 
     @classmethod
     def read(cls, path: Path) -> Vignette:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            findings = data["patient"]["findings"]
+            patient = dict(data["patient"])
+            if "findings" not in patient:
+                raise KeyError("patient.findings")
             expect = data["expect"]
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidFacts(f"{path.name} is not a vignette: {exc}. It needs patient.findings and expect.") from None
         wrong = {rule: status for rule, status in expect.items() if status not in STATUS_NAMES}
         if wrong:
             raise InvalidFacts(f"{path.name}: expected statuses must be one of {', '.join(STATUS_NAMES)} (got {wrong}).")
+        patient.setdefault("id", str(data.get("id", path.stem)))
         return cls(str(data.get("id", path.stem)), str(data.get("title", "")), str(data.get("story", "")),
-                   tuple(findings), dict(expect), path)
+                   patient, dict(expect), path)
 
     def outcomes(self, knowledge: Knowledge) -> dict[str, str]:
         """Every rule's status for this patient under ``knowledge`` (raises SpakgError if the facts do not fit it)."""
-        assessment = Assessment(knowledge, knowledge.facts.patient(list(self.findings), self.id))
+        assessment = Assessment(knowledge, knowledge.facts.read(self.patient))
         return {rule.id: STATUS_NAMES[status]
                 for rule, status in zip(knowledge.rules.order, assessment.statuses, strict=True)}
 

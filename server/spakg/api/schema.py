@@ -54,13 +54,30 @@ class Relation(graphene.ObjectType):
     sources = graphene.List(graphene.NonNull(Provenance), required=True)
 
 
+class MatchKind(graphene.Enum):
+    EXACT = "EXACT"
+    CLOSE = "CLOSE"
+    BROAD = "BROAD"
+    NARROW = "NARROW"
+
+
+class CrossReference(graphene.ObjectType):
+    code = graphene.String(required=True, description="As in oboInOwl:hasDbXref, e.g. ICD10CM:M45")
+    system = graphene.String(required=True, description="The code system, e.g. ICD-10-CM")
+    match = graphene.Field(MatchKind, required=True,
+                           description="How close the code is (SSSOM-style): BROAD means the code is broader")
+    url = graphene.String(description="The code in its public browser")
+    note = graphene.String(description="Why it is not an exact match, where it is not")
+
+
 class Concept(graphene.ObjectType):
     id = graphene.ID(required=True)
     iri = graphene.String(required=True)
     label = graphene.String(required=True)
     definition = graphene.String()
     synonyms = graphene.List(graphene.NonNull(graphene.String), required=True)
-    xrefs = graphene.List(graphene.NonNull(graphene.String), required=True)
+    xrefs = graphene.List(graphene.NonNull(CrossReference), required=True,
+                          description="Codes in MONDO, DOID, HPO, SNOMED CT and ICD-10, each with how close it is")
     notes = graphene.List(graphene.NonNull(graphene.String), required=True)
     observable = graphene.Boolean(required=True, description="Whether a patient fact may name this concept")
     parents = graphene.List(graphene.NonNull(lambda: Concept), required=True)
@@ -323,9 +340,13 @@ class Inference(graphene.ObjectType):
 
 
 class Question(graphene.ObjectType):
-    concept = graphene.Field(Concept, required=True)
-    quantity = graphene.String(description="Set when the question is a missing number on a present finding")
-    settles = graphene.List(graphene.NonNull(Rule), required=True)
+    concept = graphene.Field(Concept, description="The finding to ask about; null for a number about the patient")
+    quantity = graphene.String(description="A missing number: on the finding, or (no concept) about the patient")
+    settles = graphene.List(graphene.NonNull(Rule), required=True,
+                            description="The undetermined rules some answer would decide")
+    effort = graphene.Int(required=True, description="How much it takes to learn (spakg:effortRank): 1 asking, "
+                                                     "2 examining, 3 a laboratory test, 4 imaging")
+    obtained_by = graphene.Field(Concept, description="The investigation that learns it most cheaply; null: ask")
 
 
 class Assessment(graphene.ObjectType):
@@ -335,7 +356,11 @@ class Assessment(graphene.ObjectType):
     disclaimer = graphene.String(required=True, description="The source article's own words")
     note = graphene.String(required=True, description="What a classification is and is not")
     inferences = graphene.List(graphene.NonNull(Inference), required=True, status=graphene.Argument(InferenceStatus))
-    next_questions = graphene.List(graphene.NonNull(Question), required=True)
+    next_questions = graphene.List(
+        graphene.NonNull(Question), required=True,
+        description="Unknown findings and missing numbers whose answer would decide an undetermined rule: those that "
+                    "decide the most rules first, and among them the cheapest to learn (asking before examining, "
+                    "before a blood test, before imaging)")
 
     @staticmethod
     def resolve_patient_id(a: AssessmentModel, info):
@@ -364,7 +389,9 @@ class Assessment(graphene.ObjectType):
 
     @staticmethod
     def resolve_next_questions(a: AssessmentModel, info):
-        return [Question(q.concept, q.quantity, list(q.settles)) for q in a.next_questions]
+        effort = a.knowledge.effort
+        return [Question(q.concept, q.quantity, list(q.settles), effort.rank(q.concept), effort.investigation(q.concept))
+                for q in a.next_questions]
 
 
 class PathStep(graphene.ObjectType):
@@ -393,9 +420,23 @@ class FindingInput(graphene.InputObjectType):
     duration_minutes = graphene.Float()
 
 
+class Sex(graphene.Enum):
+    MALE = "MALE"
+    FEMALE = "FEMALE"
+
+
+class MeasurementInput(graphene.InputObjectType):
+    quantity = graphene.ID(required=True, description="A quantity about the patient, e.g. BasdaiFatigue")
+    value = graphene.Float(required=True)
+
+
 class PatientInput(graphene.InputObjectType):
     id = graphene.ID()
+    age = graphene.Float(description="Years. Not given: at least the back pain's onset age plus its duration")
+    sex = graphene.Field(Sex)
     findings = graphene.List(graphene.NonNull(FindingInput), required=True)
+    measurements = graphene.List(graphene.NonNull(MeasurementInput),
+                                 description="Numbers about the patient (the quantities the ontology declares)")
 
 
 _CAMEL = {"age_at_onset": "ageAtOnset", "duration_months": "durationMonths", "duration_minutes": "durationMinutes"}
@@ -441,7 +482,13 @@ class Query(graphene.ObjectType):
                 if f.get(snake) is not None:
                     entry[camel] = f[snake]
             findings.append(entry)
-        return AssessmentModel(k, k.facts.patient(findings, patient.get("id")))
+        record = {"id": patient.get("id"), "findings": findings, "age": patient.get("age")}
+        sex = patient.get("sex")
+        if sex is not None:
+            record["sex"] = getattr(sex, "value", sex)
+        if patient.get("measurements"):
+            record["measurements"] = [{"quantity": m["quantity"], "value": m["value"]} for m in patient["measurements"]]
+        return AssessmentModel(k, k.facts.read(record))
 
     @staticmethod
     def resolve_concept(root, info, id):

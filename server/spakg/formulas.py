@@ -1,0 +1,137 @@
+"""Formulas in the ontology (``pt:Formula``): a number computed from a patient's quantities, as the sum of terms
+``coefficient × transform(max(input, floor)) / divisor`` plus a constant, optionally rounded down.
+
+Every value is an interval: a stated input is ``(v, v)``; an unknown one spans its quantity's whole range. Each
+transform is increasing and each term is monotone, so a formula's interval is exact at its ends. Used for a bound one
+quantity takes from others (the patient is at least as old as the back pain's onset age plus its duration) and for
+disease-activity scores.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from rdflib import Graph
+from rdflib.term import Node
+
+from .concepts import ConceptIndex, local_name
+from .errors import OntologyError
+from .namespaces import PT, RDF, RDFS
+from .quantities import Quantity, QuantityTable
+
+Interval = tuple[float, float]
+
+TRANSFORMS: dict[str, tuple[Callable[[float], float], str]] = {
+    "Identity": (lambda x: x, "{x}"),
+    "LogPlusOne": (lambda x: math.log(x + 1), "ln({x} + 1)"),
+}
+
+
+@dataclass(frozen=True)
+class Term:
+    quantity: Quantity
+    slot: int                 # where the input's value lives for this patient
+    of: str | None            # the finding class it rides on (None: about the patient)
+    coefficient: float = 1.0
+    divisor: float = 1.0
+    transform: str = "Identity"
+    floor: float | None = None  # inputs below are taken as this ("CRP below 2 mg/L counts as 2")
+
+    def value(self, x: float) -> float:
+        if self.floor is not None and x < self.floor:
+            x = self.floor
+        return self.coefficient * TRANSFORMS[self.transform][0](x) / self.divisor
+
+    def interval(self, values: Mapping[int, Interval]) -> Interval:
+        lo, hi = values.get(self.slot, (self.quantity.minimum, self.quantity.maximum))
+        a, b = self.value(lo), self.value(hi)
+        return (a, b) if a <= b else (b, a)
+
+    def describe(self) -> str:
+        name = self.quantity.name if self.of is None else f"{self.quantity.name} of {self.of}"
+        if self.floor is not None:
+            name = f"max({name}, {self.floor:g})"
+        text = TRANSFORMS[self.transform][1].format(x=name)
+        factor = "" if self.coefficient == 1 else f"{self.coefficient:g} × "
+        return f"{factor}{text}" + ("" if self.divisor == 1 else f" / {self.divisor:g}")
+
+
+@dataclass(frozen=True)
+class Formula:
+    id: str
+    label: str
+    terms: tuple[Term, ...]
+    constant: float = 0.0
+    round_down: bool = False
+
+    def interval(self, values: Mapping[int, Interval]) -> Interval:
+        lo = hi = self.constant
+        for term in self.terms:
+            a, b = term.interval(values)
+            lo, hi = lo + a, hi + b
+        return (math.floor(lo), math.floor(hi)) if self.round_down else (lo, hi)
+
+    def describe(self) -> str:
+        text = " + ".join(t.describe() for t in self.terms)
+        if self.constant:
+            text += f" + {self.constant:g}"
+        return f"⌊{text}⌋" if self.round_down else text
+
+
+def read_formula(graph: Graph, node: Node, concepts: ConceptIndex, quantities: QuantityTable,
+                 concept_index: Mapping[str, int]) -> Formula:
+    """The formula at ``node``; OntologyError (naming the formula and the fix) when a term does not fit."""
+    name = local_name(str(node))
+    terms = []
+    for t in graph.objects(node, PT["term"]):  # PT.term is rdflib's Namespace.term method
+        q_node = graph.value(t, PT.input)
+        q = quantities.get(local_name(str(q_node))) if q_node is not None else None
+        if q is None:
+            raise OntologyError(f"A term of the formula {name} has no pt:input naming a known pt:Quantity.",
+                                entity=str(node), fix="Give each pt:term a pt:input, e.g. pt:input pt:ageAtOnset.")
+        of_node = graph.value(t, PT.of)
+        of = concepts.find(str(of_node)) if of_node is not None else None
+        if q.patient_level != (of is None):
+            raise OntologyError(f"A term of {name} reads {q.name}, which rides on "
+                                f"{'the patient' if q.patient_level else q.where}.", entity=str(node),
+                                fix="Give pt:of (the finding class) for a quantity that rides on a finding, and none "
+                                    "for one about the patient.")
+        if of is not None and (of.id not in q.applies_to or of.id not in concept_index):
+            raise OntologyError(f"A term of {name} reads {q.name} of {of.id}, which it does not apply to.",
+                                entity=str(node), fix=f"Use pt:of with one of {', '.join(q.declared_on)}.")
+        transform = graph.value(t, PT.transform)
+        transform_name = local_name(str(transform)) if transform is not None else "Identity"
+        if transform_name not in TRANSFORMS:
+            raise OntologyError(f"A term of {name} uses the transform {transform_name}.", entity=str(node),
+                                fix=f"Use one of {', '.join('pt:' + x for x in TRANSFORMS)}.")
+        terms.append(Term(q, quantities.slot(q.name, None if of is None else concept_index[of.id]),
+                          None if of is None else of.id, _number(graph, t, PT.coefficient, 1.0, node),
+                          _number(graph, t, PT.divisor, 1.0, node), transform_name,
+                          _number(graph, t, PT.floor, None, node)))
+    if not terms:
+        raise OntologyError(f"The formula {name} has no pt:term.", entity=str(node),
+                            fix="Give it at least one pt:term [ pt:input pt:… ; pt:coefficient … ].")
+    terms.sort(key=lambda t: (t.quantity.name, t.of or ""))
+    return Formula(name, str(graph.value(node, RDFS.label) or name), tuple(terms),
+                   _number(graph, node, PT.constant, 0.0, node),
+                   (node, PT.round, PT.Down) in graph)
+
+
+def formulas_of(graph: Graph) -> list[Node]:
+    return sorted(graph.subjects(RDF.type, PT.Formula), key=str)
+
+
+def _number(graph: Graph, node: Node, prop, default: float | None, owner: Node) -> float:
+    value = graph.value(node, prop)
+    if value is None:
+        return default  # type: ignore[return-value]
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or (prop == PT.divisor and number == 0):
+        raise OntologyError(f"In {local_name(str(owner))}, pt:{local_name(str(prop))} is {str(value)!r}.",
+                            entity=str(owner), fix="Write a plain finite number (no quotes; a divisor is not 0).")
+    return number
