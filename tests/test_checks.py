@@ -128,7 +128,8 @@ def test_shacl_shapes_of_the_rule_and_patient_fact_vocabularies(ontology_copy):
     assert found == {
         ("spakg:CalinIbpCriteria", "A rule with a rule:threshold must say where the threshold comes from (rule:thresholdBasis)."),
         ("spakg:ArticleMechanicalPattern", "rule:thresholdBasis must say 'publication: …', 'article: …' or \"curators' decision: …\"."),
-        ("pt:ageAtOnset", "A quantity has one numeric pt:minValue, no greater than its pt:maxValue."),
+        ("pt:ageAtOnset", "A quantity has one numeric pt:minValue and one numeric pt:maxValue, the first no greater than the second "
+                          "(a pt:Score takes its range from its formula instead)."),
         ("pt:ageAtOnset", "A quantity says where its range comes from (pt:rangeBasis 'publication: …', 'article: …' or \"curators' decision: …\")."),
     }
 

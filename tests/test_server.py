@@ -198,3 +198,36 @@ def test_parse_cache_pays_once_per_distinct_query():
     first, _ = cache.get("{ rules { id } }")
     second, _ = cache.get("{ rules { id } }")
     assert first is second and (cache.hits, cache.misses) == (1, 1)
+
+
+def test_disease_activity_scores_over_http(server):
+    q = (QUERIES / "disease-activity.graphql").read_text()
+    a = gql(server, q, VARIABLES["disease-activity.graphql"])["data"]["assess"]
+    scores = {s["id"]: s for s in a["scores"]}
+    basdai = scores["Basdai"]
+    assert basdai["value"] == pytest.approx(4.4)  # (6 + 5 + 3 + 3 + (5 + 5) / 2) / 5
+    assert {c["id"]: c["status"] for c in basdai["categories"]} == {"BasdaiActiveDisease": "MET"}
+    # no CRP: ASDAS-CRP is an interval, at least 1.664 (CRP taken as its floor, 2) — past low activity, but high
+    # or very high until the CRP is known, and the CRP is what the next questions ask for
+    asdas = scores["AsdasCrp"]
+    assert asdas["value"] is None and asdas["low"] == pytest.approx(1.664 + 0.579 * 1.0986123, abs=1e-6)
+    assert {c["id"]: c["status"] for c in asdas["categories"]} == {
+        "AsdasCrpInactiveDisease": "NOT_MET", "AsdasCrpLowDiseaseActivity": "NOT_MET",
+        "AsdasCrpHighDiseaseActivity": "UNDETERMINED", "AsdasCrpVeryHighDiseaseActivity": "UNDETERMINED"}
+    [crp] = [t for t in asdas["terms"] if t["quantity"] == "CrpMgPerL"]
+    assert crp["value"] is None and crp["floor"] == 2 and crp["transform"] == "ln(x + 1)"
+    assert "CrpMgPerL" in {n["quantity"] for n in a["nextQuestions"]}
+    assert any(c.startswith("Lukas") for c in asdas["citations"])  # the formula's paper; cut-offs cite Machado
+
+
+@pytest.mark.parametrize(("measurements", "expected"), [
+    ([{"quantity": "BasdaiFatigue", "value": 11}], "INVALID_VALUE"),
+    ([{"quantity": "CrpMgPerL", "value": -1}], "INVALID_VALUE"),
+    ([{"quantity": "BasdaiFatige", "value": 1}], "INVALID_VALUE"),
+    ([{"quantity": "BasdaiFatigue", "value": 1}, {"quantity": "BasdaiFatigue", "value": 2}], "CONTRADICTORY_FACTS"),
+])
+def test_bad_measurements_get_coded_errors(server, measurements, expected):
+    result = gql(server, "query($p: PatientInput!) { assess(patient: $p) { patientId } }",
+                 {"p": {"findings": [], "measurements": measurements}})
+    assert code(result) == expected, result
+    still_serving(server)

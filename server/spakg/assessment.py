@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
 from .concepts import Concept
 from .facts import PatientFacts
+from .formulas import Formula, Term
 from .knowledge import Knowledge
 from .logic import Inconsistent
 from .rules import MET, NOT_MET, UNDETERMINED, Comparison, ConclusionItem, FindingItem, Proof, QuantityItem, Rule, Step
+from .scores import ScoreValue
 
 CLASSIFICATION_NOTE = (
     "Classification criteria are not a diagnosis. HLA-B27 alone decides nothing; normal blood tests or a negative "
@@ -42,6 +45,11 @@ class Assessment:
         self.knowledge = knowledge
         self.facts = facts
         self.statuses: tuple[int, ...] = knowledge.rules.decide(facts)
+
+    @cached_property
+    def scores(self) -> list[ScoreValue]:
+        """Each disease-activity score: its interval, term by term, and its categories' statuses."""
+        return self.knowledge.scores.evaluate(self.facts, self.statuses)
 
     @cached_property
     def proof(self) -> Proof:
@@ -85,8 +93,8 @@ class Assessment:
 
         Each candidate is tried as present and as absent (a number at each threshold the rules use, and either side
         of it): its consequences are added to the patient's closed facts and only the rules that read something it
-        changed are decided again. It settles a rule if some answer turns that rule MET or NOT_MET. Best first: most
-        rules settled, then the cheapest to learn (asking before examining, before a blood test, before imaging).
+        changed are decided again. It settles a rule if some answer turns that rule MET or NOT_MET. A score's inputs
+        are asked for only once the patient began that score (gave one of its measurements).
         """
         rules = self.knowledge.rules
         undetermined = [i for i, status in enumerate(self.statuses) if status == UNDETERMINED]
@@ -100,7 +108,10 @@ class Assessment:
                               tuple(sorted((order[i] for i in _bits(mask)), key=lambda r: r.id)))
                      for (index, quantity), mask in settles.items() if mask]
         effort = self.knowledge.effort
-        questions.sort(key=lambda q: (-len(q.settles), effort.rank(q.concept), q.concept.id if q.concept else "",
+        # Best first: most rules settled, cheapest to learn, then the broader question (psoriasis before current
+        # psoriasis: its answer says at least as much for the same effort).
+        questions.sort(key=lambda q: (-len(q.settles), effort.rank(q.concept),
+                                      len(q.concept.ancestors) if q.concept else 0, q.concept.id if q.concept else "",
                                       q.quantity or ""))
         return questions
 
@@ -112,6 +123,7 @@ class Assessment:
         undetermined ones are collected first (the live classes); a finding is tried only if an answer about it could
         change a live class (through the hierarchy too: anterior uveitis makes uveitis present)."""
         facts = self.facts
+        space = self.knowledge.facts
         statuses = self.proof._statuses
         live = 0
         numbers: dict[tuple[int | None, str | None], list] = {}
@@ -140,7 +152,14 @@ class Assessment:
                     for c in n.comparisons:
                         known = facts.quantities.get(c.slot)
                         if known is None or known[0] != known[1]:
-                            numbers.setdefault((None, c.quantity), []).extend(self._around(c))
+                            formula = space.score_formulas.get(c.slot)
+                            if formula is None:
+                                numbers.setdefault((None, c.quantity), []).extend(self._around(c))
+                            elif self._started(c.quantity):
+                                for term in formula.terms:
+                                    if term.slot not in facts.quantities:
+                                        numbers.setdefault((None, term.quantity.name), []).extend(
+                                            self._score_answers(formula, term, c))
             stack.extend(below)
         influence = self.knowledge.facts.influence
         named = 0
@@ -163,7 +182,9 @@ class Assessment:
         reads_atoms, reads_slots, per_rule = compiled.reads_atoms, compiled.reads_slots, compiled.per_rule
         own_atoms, own_slots, depends_mask = compiled.own_atoms, compiled.own_slots, compiled.depends_mask
         facts = self.facts
+        space = self.knowledge.facts
         present, absent, values = facts.present, facts.absent, facts.quantities
+        stated = {space.quantities.slot(name) for name in facts.measurements}
         base = self.statuses
         und_mask = sum(1 << i for i in undetermined)
         # A settled rule whose every item is monotone stays settled whatever the answer: never decided again.
@@ -197,7 +218,10 @@ class Assessment:
                     trial_values = dict(values)
                     for slot in slots:
                         trial_values[slot] = (value, value)
-                    trials.append((present, absent, trial_values, 0, frozenset(slots)))
+                    derived = space.rederive(trial_values, stated | set(slots), set(slots))
+                    if derived is None:  # an answer the other facts rule out
+                        continue
+                    trials.append((present, absent, trial_values, 0, frozenset(slots) | derived))
                 touched = relevant
             for p, a, trial_values, changed_atoms, changed_slots in trials:
                 plan = [i for i in touched if reads_atoms[i] & changed_atoms or reads_slots[i] & changed_slots]
@@ -228,6 +252,31 @@ class Assessment:
                     wanted.add(d)
                     stack.append(d)
         return sorted(wanted)
+
+    def _started(self, score: str) -> bool:
+        """Whether the patient began this score: a score nobody began is not asked about (a patient assessed for back
+        pain is not sent through the BASDAI questionnaire by the next questions)."""
+        book = self.knowledge.scores
+        return book.started(book.by_id[score], self.facts)
+
+    def _score_answers(self, formula: Formula, term: Term, c: Comparison) -> list[tuple[tuple[int, ...], float]]:
+        """Answers for one unknown input of a score that could move the score across the comparison's cut-off: the
+        input at which the score's least or greatest value meets the cut-off (and just either side), and the ends of
+        the input's range. Every term is monotone, so these include an answer that settles the comparison whenever
+        one exists."""
+        values = self.facts.quantities
+        q = term.quantity
+        rest_lo = rest_hi = formula.constant
+        for other in formula.terms:
+            if other is not term:
+                a, b = other.interval(values)
+                rest_lo, rest_hi = rest_lo + a, rest_hi + b
+        found = {q.minimum, q.maximum}
+        for rest in (rest_lo, rest_hi):
+            x = term.input_for(c.value - rest)
+            if math.isfinite(x):
+                found.update((x, math.nextafter(x, math.inf), math.nextafter(x, -math.inf)))
+        return [((term.slot,), v) for v in sorted(found) if q.minimum <= v <= q.maximum]
 
     def _around(self, c: Comparison) -> list[tuple[tuple[int, ...], float]]:
         """Values either side of a comparison's threshold, within the quantity's range, with the slots they fill

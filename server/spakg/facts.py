@@ -8,11 +8,13 @@ contradiction, reported with the smallest set of facts and the axioms that clash
 A patient record: ``{"id", "age", "sex", "findings": [{"concept", "present", <finding quantities>}],
 "measurements": {quantity: value}}``; quantities and their ranges come from the ontology (``quantities``), and so do
 the bounds one quantity takes from others (``pt:atLeast`` a formula: the patient is at least as old as their back
-pain's onset age plus its duration).
+pain's onset age plus its duration) and the scores computed from measurements (``pt:Score``: BASDAI, ASDAS), which are
+intervals while some of their inputs are unknown.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,7 +23,7 @@ from typing import NamedTuple
 from rdflib import Graph, Literal, URIRef
 
 from .concepts import Concept, ConceptIndex
-from .errors import ContradictoryFacts, InvalidFacts, InvalidValue, TooManyFindings
+from .errors import ContradictoryFacts, InvalidFacts, InvalidValue, OntologyError, TooManyFindings
 from .formulas import Formula, read_formula
 from .logic import AxiomSet, Closure, Inconsistent, Named
 from .logic.explain import justification, minimal_conflict, support
@@ -86,12 +88,29 @@ class FactSpace:
             (self.quantities[name], read_formula(graph, graph.value(PT[name], PT.atLeast), concepts, self.quantities,
                                                  self.index))
             for name in self.quantities if graph.value(PT[name], PT.atLeast) is not None]
+        self.scores: list[tuple[Quantity, Formula]] = [self._score_formula(graph, concepts, name)
+                                                       for name in self.quantities.patient_names
+                                                       if self.quantities[name].score]
+        self.score_formulas = {self.quantities.slot(q.name): f for q, f in self.scores}
+        self._score_defaults = {slot: f.interval({}) for slot, f in self.score_formulas.items()}
         lit = self.closure.lit
         # Hot path: one lookup per stated finding gives the concept, its index and both literals' consequences.
         self._entries = {c.id: (c, i, *lit[2 * i], *lit[2 * i + 1], 2 * i) for i, c in enumerate(self.observable)}
         self._carry: dict[tuple[int, str], tuple[int, ...]] = {}
         self._implied_by = self._invert(lit)
         self.influence = [self._influence(i) for i in range(len(self.observable))]
+
+    def _score_formula(self, graph: Graph, concepts: ConceptIndex, name: str) -> tuple[Quantity, Formula]:
+        """A score's formula; its range becomes the formula's range over its inputs' ranges."""
+        formula = read_formula(graph, URIRef(self.quantities[name].iri), concepts, self.quantities, self.index)
+        for term in formula.terms:
+            if term.quantity.score or not term.quantity.patient_level:
+                raise OntologyError(f"The score {name} reads {term.quantity.name}, which is "
+                                    f"{'another score' if term.quantity.score else 'a number on a finding'}.",
+                                    entity=self.quantities[name].iri,
+                                    fix="Build a score from patient measurements (pt:appliesTo pt:Patient) only.")
+        self.quantities.set_range(name, *formula.interval({}))
+        return self.quantities[name], formula
 
     def _influence(self, i: int) -> int:
         """Every class an answer about class i (present or absent) could change: its literals' consequences, and
@@ -182,6 +201,11 @@ class FactSpace:
         given = self._measurements(measurements, values) if measurements else {}
         if self.bounds and (numbers or given):
             self._bound(values, given)
+        if self.score_formulas:
+            if given:
+                self._score(values, given)
+            else:
+                values.update(self._score_defaults)
         if sex is not None and sex not in SEXES:
             raise InvalidValue(f"'sex' must be one of {', '.join(SEXES)} (got {sex!r}).")
         try:
@@ -262,8 +286,10 @@ class FactSpace:
         for name, value in items:
             q = self.quantities.get(name) if isinstance(name, str) else None
             if q is None or not q.patient_level:
-                known = ", ".join(self.quantities.patient_names)
-                raise InvalidValue(f"Unknown measurement {name!r}; known: {known}.", quantity=str(name))
+                names = self.quantities.patient_names
+                close = difflib.get_close_matches(str(name), names, n=1, cutoff=0.6)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise InvalidValue(f"Unknown measurement {name!r}.{hint} Known: {', '.join(names)}.", quantity=str(name))
             if name in out and out[name] != value:
                 raise ContradictoryFacts(f"The measurement {name} is given twice: {out[name]:g} and {value!r}.")
             out[name] = self.quantities.check(q, value, "the patient")
@@ -289,6 +315,55 @@ class FactSpace:
                     quantity=q.name, least=least)
             if stated is None:
                 values[slot] = (least, q.maximum)
+
+    def _score(self, values: dict[int, tuple[float, float]], given: dict[str, float]) -> None:
+        """Each score's interval from its inputs (unknown ones over their range); a score stated directly must lie
+        within it."""
+        for q, formula in self.scores:
+            lo, hi = formula.interval(values)
+            stated = given.get(q.name)
+            if stated is None:
+                values[self.quantities.slot(q.name)] = (lo, hi)
+            elif not lo - 1e-9 <= stated <= hi + 1e-9:
+                inputs = ", ".join(f"{t.quantity.name} {given[t.quantity.name]:g}" for t in formula.terms
+                                   if t.quantity.name in given) or "none stated"
+                raise ContradictoryFacts(
+                    f"{q.name} is given as {stated:g}, but its inputs ({inputs}) make it between {lo:g} and {hi:g} "
+                    f"({q.name} = {formula.describe()}). Correct the score or the measurements it is computed from.",
+                    quantity=q.name, low=lo, high=hi)
+
+    def rederive(self, values: dict[int, tuple[float, float]], stated: set[int] | frozenset[int],
+                 changed: set[int] | frozenset[int]) -> frozenset[int] | None:
+        """After ``changed`` slots took new values (a trial answer): recompute the bounds and scores that read them.
+        Returns the slots recomputed, or None when the new values contradict a stated number."""
+        out: set[int] = set()
+        for q, formula in self.bounds:
+            if not formula.slots & changed:
+                continue
+            slot = self.quantities.slot(q.name)
+            least = formula.interval(values)[0]
+            if slot in stated:
+                if values[slot][0] < least:
+                    return None
+                continue
+            if least > q.maximum:
+                return None
+            if least > q.minimum:
+                values[slot] = (least, q.maximum)
+            else:
+                values.pop(slot, None)
+            out.add(slot)
+        for slot, formula in self.score_formulas.items():
+            if not formula.slots & changed:
+                continue
+            lo, hi = formula.interval(values)
+            if slot in stated:
+                if not lo - 1e-9 <= values[slot][0] <= hi + 1e-9:
+                    return None
+                continue
+            values[slot] = (lo, hi)
+            out.add(slot)
+        return frozenset(out)
 
     # ------------------------------------------------------------------ explaining
     def _contradiction(self, stated: list[StatedFinding], literals: list[int]) -> ContradictoryFacts:

@@ -23,10 +23,12 @@ from .quantities import Quantity, QuantityTable
 
 Interval = tuple[float, float]
 
-TRANSFORMS: dict[str, tuple[Callable[[float], float], str]] = {
-    "Identity": (lambda x: x, "{x}"),
-    "LogPlusOne": (lambda x: math.log(x + 1), "ln({x} + 1)"),
+# name -> (the increasing function, its inverse, how it reads)
+TRANSFORMS: dict[str, tuple[Callable[[float], float], Callable[[float], float], str]] = {
+    "Identity": (lambda x: x, lambda y: y, "{x}"),
+    "LogPlusOne": (lambda x: math.log(x + 1), lambda y: math.expm1(y) if y < 700 else math.inf, "ln({x} + 1)"),
 }
+NOISE = 9  # decimals a formula's value is rounded to: 0.8 + 0.8 + 0.8 + 0.8 + 0.4 + 0.4 is 4, not 4.000000000000001
 
 
 @dataclass(frozen=True)
@@ -49,11 +51,19 @@ class Term:
         a, b = self.value(lo), self.value(hi)
         return (a, b) if a <= b else (b, a)
 
+    def input_for(self, contribution: float) -> float:
+        """The input whose term equals ``contribution`` (the term is monotone; below the floor every input gives the
+        floor's value, so the floor is returned). Used to find the answers that would move a score across a cut-off."""
+        if self.coefficient == 0:
+            return self.quantity.minimum
+        x = TRANSFORMS[self.transform][1](contribution * self.divisor / self.coefficient)
+        return max(x, self.floor) if self.floor is not None else x
+
     def describe(self) -> str:
         name = self.quantity.name if self.of is None else f"{self.quantity.name} of {self.of}"
         if self.floor is not None:
             name = f"max({name}, {self.floor:g})"
-        text = TRANSFORMS[self.transform][1].format(x=name)
+        text = TRANSFORMS[self.transform][2].format(x=name)
         factor = "" if self.coefficient == 1 else f"{self.coefficient:g} × "
         return f"{factor}{text}" + ("" if self.divisor == 1 else f" / {self.divisor:g}")
 
@@ -71,7 +81,13 @@ class Formula:
         for term in self.terms:
             a, b = term.interval(values)
             lo, hi = lo + a, hi + b
-        return (math.floor(lo), math.floor(hi)) if self.round_down else (lo, hi)
+        if self.round_down:
+            return (math.floor(round(lo, NOISE)), math.floor(round(hi, NOISE)))
+        return (round(lo, NOISE), round(hi, NOISE))
+
+    @property
+    def slots(self) -> frozenset[int]:
+        return frozenset(t.slot for t in self.terms)
 
     def describe(self) -> str:
         text = " + ".join(t.describe() for t in self.terms)
@@ -106,15 +122,16 @@ def read_formula(graph: Graph, node: Node, concepts: ConceptIndex, quantities: Q
         if transform_name not in TRANSFORMS:
             raise OntologyError(f"A term of {name} uses the transform {transform_name}.", entity=str(node),
                                 fix=f"Use one of {', '.join('pt:' + x for x in TRANSFORMS)}.")
-        terms.append(Term(q, quantities.slot(q.name, None if of is None else concept_index[of.id]),
-                          None if of is None else of.id, _number(graph, t, PT.coefficient, 1.0, node),
-                          _number(graph, t, PT.divisor, 1.0, node), transform_name,
-                          _number(graph, t, PT.floor, None, node)))
+        terms.append((_number(graph, t, PT.order, math.inf, node),
+                      Term(q, quantities.slot(q.name, None if of is None else concept_index[of.id]),
+                           None if of is None else of.id, _number(graph, t, PT.coefficient, 1.0, node),
+                           _number(graph, t, PT.divisor, 1.0, node), transform_name,
+                           _number(graph, t, PT.floor, None, node))))
     if not terms:
         raise OntologyError(f"The formula {name} has no pt:term.", entity=str(node),
                             fix="Give it at least one pt:term [ pt:input pt:… ; pt:coefficient … ].")
-    terms.sort(key=lambda t: (t.quantity.name, t.of or ""))
-    return Formula(name, str(graph.value(node, RDFS.label) or name), tuple(terms),
+    terms.sort(key=lambda t: (t[0], t[1].quantity.name, t[1].of or ""))  # as written (pt:order), then by name
+    return Formula(name, str(graph.value(node, RDFS.label) or name), tuple(term for _, term in terms),
                    _number(graph, node, PT.constant, 0.0, node),
                    (node, PT.round, PT.Down) in graph)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from rdflib import Graph
+from rdflib import Graph, URIRef
 
 from .article import Article
 from .concepts import ConceptIndex
@@ -17,10 +17,11 @@ from .effort import Effort
 from .errors import InvalidFacts, OntologyError, OntologyProblems
 from .facts import FactSpace, PatientFacts, parse_patient_rdf
 from .logic import read_axioms
-from .namespaces import OWL, PREFIXES, RDF
+from .namespaces import DCTERMS, OWL, PREFIXES, RDF, SKOS
 from .provenance import ProvenanceIndex
 from .resources import article_path, default_ontology_dir
 from .rules import RuleBook
+from .scores import ScoreBook
 from .shapes import load_shapes, validate
 
 ONTOLOGY_GLOB = "*.ttl"
@@ -105,6 +106,7 @@ class Knowledge:
     concepts: ConceptIndex
     facts: FactSpace
     rules: RuleBook
+    scores: ScoreBook
     effort: Effort
     disclaimer: str
     load_seconds: float
@@ -140,7 +142,8 @@ class Knowledge:
             version=str(graph.value(main, OWL.versionInfo) or "unversioned"),
             version_iri=str(graph.value(main, OWL.versionIRI) or main or ""),
             article=Article.load(article_path()), provenance=provenance, concepts=concepts, facts=facts,
-            rules=rules, effort=Effort(graph, concepts), disclaimer=provenance.disclaimer(graph),
+            rules=rules, scores=_score_book(graph, facts, rules), effort=Effort(graph, concepts),
+            disclaimer=provenance.disclaimer(graph),
             load_seconds=time.perf_counter() - started,
         )
 
@@ -161,3 +164,11 @@ class Knowledge:
                 ". Write each finding as [ pt:concept spakg:SomeClass ; pt:present true|false ; pt:ageAtOnset 27 ].",
                 violations=[v.text for v in problems])
         return self.facts.patients_from_graph(graph)
+
+
+def _score_book(graph: Graph, facts: FactSpace, rules: RuleBook) -> ScoreBook:
+    nodes = {q.name: URIRef(q.iri) for q, _ in facts.scores}
+    return ScoreBook(facts, rules,
+                     {n: tuple(sorted(str(c) for c in graph.objects(node, DCTERMS.bibliographicCitation)))
+                      for n, node in nodes.items()},
+                     {n: str(d) for n, node in nodes.items() if (d := graph.value(node, SKOS.definition)) is not None})

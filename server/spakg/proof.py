@@ -1,4 +1,5 @@
-"""An assessment's proofs as JSON: every rule's outcome, summary and explanation tree down to the facts.
+"""An assessment's proofs as JSON: every rule's outcome, summary and explanation tree down to the facts, and each
+disease-activity score worked term by term.
 
 One renderer writes JSON bytes straight from the proof vector: what does not depend on the patient (an item's id,
 label, kind, finding, comparisons, notes; a rule's sources) is encoded once per ontology, and only statuses, counts
@@ -14,6 +15,7 @@ import orjson
 from .assessment import CLASSIFICATION_NOTE, Assessment, Question, summary_from
 from .provenance import Provenance
 from .rules import STATUS_NAMES, ConclusionItem, FindingItem, Group, Item, QuantityItem, Rule
+from .scores import score_dict
 
 _STATUS = tuple(name.encode() for name in STATUS_NAMES)
 _STATED: dict[tuple[str, bool], bytes] = {}
@@ -168,6 +170,8 @@ def assessment_json(a: Assessment, questions: bool = True) -> bytes:
     parts = [b'{"patientId":', _j(a.patient_id), b',"ontologyVersion":', _j(k.version), b',"ontologyHash":',
              _j(k.content_hash), b',"disclaimer":', _j(k.disclaimer), b',"note":', _j(CLASSIFICATION_NOTE),
              b',"inferences":[', b",".join([renderer.inference(r) for r in k.rules.order]), b"]"]
+    if a.scores:
+        parts += (b',"scores":', _j([score_dict(s) for s in a.scores]))
     if questions:
         parts += (b',"nextQuestions":', _j([question_dict(q) for q in a.next_questions]))
     parts.append(b"}")

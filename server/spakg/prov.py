@@ -10,7 +10,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 
 from .assessment import Assessment
 from .namespaces import DCTERMS, PROV, PT, RDF, RDFS, RULE, SPAKG, XSD
-from .rules import ConclusionItem, FindingItem, Rule, Step
+from .rules import ConclusionItem, FindingItem, QuantityItem, Rule, Step
 
 PROOF = "https://w3id.org/spakg/proof/"
 
@@ -51,6 +51,7 @@ def assessment_graph(a: Assessment) -> Graph:
         for name, value in finding.quantities.items():
             g.add((node, PT[name], Literal(value, datatype=XSD.decimal)))
         g.add((activity, PROV.used, node))
+    scores = _scores(a, base, activity, patient, g)
     outcomes = {s.item.id: URIRef(base + f"inference/{s.item.id}") for s in a.steps}
     for step in a.steps:
         rule: Rule = step.item  # type: ignore[assignment]
@@ -65,12 +66,41 @@ def assessment_graph(a: Assessment) -> Graph:
         g.add((activity, PROV.used, URIRef(rule.iri)))
         for src in rule.sources:
             g.add((node, PROV.hadPrimarySource, URIRef(src.iri) if src.iri else Literal(src.citation)))
-        _derivations(a, step, node, facts, outcomes, g)
+        _derivations(a, step, node, facts, outcomes, scores, patient, g)
     return g
 
 
-def _derivations(a: Assessment, step: Step, node: URIRef, facts: dict, outcomes: dict, g: Graph) -> None:
-    """Record what decided each item (as a qualified derivation per item) under the rule outcome ``node``."""
+def _scores(a: Assessment, base: str, activity: URIRef, patient: URIRef, g: Graph) -> dict[str, URIRef]:
+    """One entity per score, derived from the patient's measurements, with its interval and a node per term."""
+    out: dict[str, URIRef] = {}
+    for s in a.scores:
+        d = s.definition
+        node = out[d.id] = URIRef(base + f"score/{d.id}")
+        g.add((node, RDF.type, PROV.Entity))
+        g.add((node, PT.scoreOf, URIRef(d.quantity.iri)))
+        g.add((node, RDFS.label, Literal(d.quantity.label)))
+        g.add((node, PROV.wasGeneratedBy, activity))
+        g.add((node, PROV.wasDerivedFrom, patient))
+        g.add((node, PT.low, Literal(s.low, datatype=XSD.double)))
+        g.add((node, PT.high, Literal(s.high, datatype=XSD.double)))
+        if s.value is not None:
+            g.add((node, RDF.value, Literal(s.value, datatype=XSD.double)))
+        g.add((node, RDFS.comment, Literal(s.explanation)))
+        for t in s.terms:
+            term = BNode()
+            g.add((node, PT["term"], term))
+            g.add((term, PT.input, URIRef(t.term.quantity.iri)))
+            if t.value is not None:
+                g.add((term, RDF.value, Literal(t.value, datatype=XSD.double)))
+            g.add((term, PT.low, Literal(t.contribution[0], datatype=XSD.double)))
+            g.add((term, PT.high, Literal(t.contribution[1], datatype=XSD.double)))
+    return out
+
+
+def _derivations(a: Assessment, step: Step, node: URIRef, facts: dict, outcomes: dict, scores: dict,
+                 patient: URIRef, g: Graph) -> None:
+    """Record what decided each item (as a qualified derivation per item) under the rule outcome ``node``: the facts,
+    the earlier outcomes, and for a number about the patient, the score or the patient record it comes from."""
     stack = [*step.requires, *step.children]
     while stack:
         s = stack.pop()
@@ -83,6 +113,9 @@ def _derivations(a: Assessment, step: Step, node: URIRef, facts: dict, outcomes:
             for concept, _present in a.fact_use(s.item).stated_by:
                 g.add((q, PROV.entity, facts[concept.id]))
                 g.add((node, PROV.wasDerivedFrom, facts[concept.id]))
+        elif isinstance(s.item, QuantityItem):
+            for c in s.item.comparisons:
+                g.add((node, PROV.wasDerivedFrom, scores.get(c.quantity, patient)))
         elif isinstance(s.item, ConclusionItem):
             g.add((node, PROV.wasDerivedFrom, outcomes[s.conclusion.item.id]))  # type: ignore[union-attr]
         else:

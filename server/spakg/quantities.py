@@ -2,14 +2,16 @@
 
 A quantity rides on a finding class (``pt:ageAtOnset`` on BackPain, and its subclasses) or on the patient as a whole
 (``pt:appliesTo pt:Patient``: the patient's age, a measurement). Each has a unit and a plausible range; a value
-outside it is refused as impossible. Values live in a patient's slots as intervals ``(low, high)``: a stated value is
-``(v, v)``; an unknown value with a bound derived from other facts is a wider interval.
+outside it is refused as impossible. A score (``pt:Score``: BASDAI, ASDAS) is a patient-level quantity computed by its
+formula; its range is the formula's (set by ``FactSpace`` once the formulas are read). Values live in a patient's
+slots as intervals ``(low, high)``: a stated value is ``(v, v)``; an unknown value with a bound derived from other
+facts, or a score with some input unknown, is a wider interval.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rdflib import Graph
 
@@ -34,6 +36,7 @@ class Quantity:
     index: int
     range_basis: str | None = None
     description: str | None = None
+    score: bool = False              # computed by a formula (pt:Score), not measured
 
     @property
     def where(self) -> str:
@@ -46,7 +49,8 @@ class QuantityTable:
     def __init__(self, graph: Graph, concepts: ConceptIndex, concept_index: dict[str, int]) -> None:
         self.concept_index = concept_index
         self.by_name: dict[str, Quantity] = {}
-        for i, node in enumerate(sorted(graph.subjects(RDF.type, PT.Quantity), key=str)):
+        scores = set(graph.subjects(RDF.type, PT.Score))
+        for i, node in enumerate(sorted(set(graph.subjects(RDF.type, PT.Quantity)) | scores, key=str)):
             name = local_name(str(node))
             targets = list(graph.objects(node, PT.appliesTo))
             patient_level = PT.Patient in targets
@@ -58,10 +62,16 @@ class QuantityTable:
                 unit=str(graph.value(node, PT.unit) or ""), minimum=minimum, maximum=maximum,
                 applies_to=frozenset(d.id for c in declared for d in [c, *c.descendants]),
                 declared_on=tuple(sorted(c.id for c in declared)), patient_level=patient_level, index=i,
-                range_basis=_str(graph.value(node, PT.rangeBasis)), description=_str(graph.value(node, RDFS.comment)))
+                range_basis=_str(graph.value(node, PT.rangeBasis)), description=_str(graph.value(node, RDFS.comment)),
+                score=node in scores)
         self.count = max(len(self.by_name), 1)
         self.finding_names = tuple(n for n, q in sorted(self.by_name.items()) if not q.patient_level)
         self.patient_names = tuple(n for n, q in sorted(self.by_name.items()) if q.patient_level)
+        self.measured_names = tuple(n for n in self.patient_names if not self.by_name[n].score)
+
+    def set_range(self, name: str, minimum: float, maximum: float) -> None:
+        """A score's range, once its formula is known."""
+        self.by_name[name] = replace(self.by_name[name], minimum=minimum, maximum=maximum)
 
     def __contains__(self, name: str) -> bool:
         return name in self.by_name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import graphene
 
@@ -14,6 +15,7 @@ from ..knowledge import Knowledge
 from ..rules import ConclusionItem, FindingItem, Group, Item, QuantityItem, Step
 from ..rules import Rule as RuleModel
 from ..rules.items import STATUS_NAMES
+from ..scores import ScoreValue, score_dict
 
 MAX_PAGE = 100  # keep equal to Limits.max_page, which costs a variable `first` at this size
 
@@ -191,7 +193,8 @@ class Rule(graphene.ObjectType):
     short_label = graphene.String(required=True)
     kind = graphene.String(
         required=True,
-        description="ClassificationCriteria, ArticlePattern, ArticleDefinition, ReferralAdvice or InvestigationAdvice")
+        description="ClassificationCriteria, ArticlePattern, ArticleDefinition, ReferralAdvice, InvestigationAdvice or "
+                    "ScoreCategory")
     concludes = graphene.Field(Concept, required=True)
     threshold = graphene.Int(description="k in k-of-n (item weight); null means all items")
     threshold_basis = graphene.String(description="The publication's threshold, or the curators' decision and why")
@@ -349,6 +352,80 @@ class Question(graphene.ObjectType):
     obtained_by = graphene.Field(Concept, description="The investigation that learns it most cheaply; null: ask")
 
 
+class ScoreTerm(graphene.ObjectType):
+    """One term of a score for one patient (resolved from ``scores.term_dict``)."""
+
+    quantity = graphene.ID(required=True, description="The measurement the term reads (a MeasurementInput quantity)")
+    label = graphene.String(required=True)
+    unit = graphene.String(required=True)
+    value = graphene.Float(description="The measurement as given; null when unknown")
+    low = graphene.Float(required=True, description="The least the measurement can be (its value when given)")
+    high = graphene.Float(required=True, description="The greatest it can be (its value when given)")
+    coefficient = graphene.Float(required=True)
+    divisor = graphene.Float(required=True)
+    transform = graphene.String(required=True, description="x, or ln(x + 1)")
+    floor = graphene.Float(description="Measurements below this count as this (CRP below 2 mg/L counts as 2)")
+    contribution_low = graphene.Float(required=True, description="The term's least value for this patient")
+    contribution_high = graphene.Float(required=True, description="The term's greatest value for this patient")
+
+
+
+class ScoreCategory(graphene.ObjectType):
+    id = graphene.ID(required=True, description="The category's rule (rule:ScoreCategory)")
+    label = graphene.String(required=True)
+    status = graphene.Field(InferenceStatus, required=True,
+                            description="MET or NOT_MET only when the score's whole interval decides it")
+    rule = graphene.Field(Rule, required=True)
+    concept = graphene.Field(Concept, required=True, description="The disease activity state it concludes")
+
+    @staticmethod
+    def resolve_id(c, info):
+        return c[0].id
+
+    @staticmethod
+    def resolve_label(c, info):
+        return c[0].label
+
+    @staticmethod
+    def resolve_status(c, info):
+        return STATUS_NAMES[c[1]]
+
+    @staticmethod
+    def resolve_rule(c, info):
+        return c[0]
+
+    @staticmethod
+    def resolve_concept(c, info):
+        return c[0].concludes
+
+
+class Score(graphene.ObjectType):
+    """A score for one patient (resolved from ``scores.score_dict``; categories keep their rules)."""
+
+    id = graphene.ID(required=True, description="Basdai or AsdasCrp")
+    label = graphene.String(required=True)
+    unit = graphene.String(required=True)
+    value = graphene.Float(description="The score, when every input is known (or the score was given); else null")
+    low = graphene.Float(required=True, description="The least the score can be, unknown inputs over their ranges")
+    high = graphene.Float(required=True, description="The greatest the score can be")
+    stated = graphene.Boolean(required=True, description="The score itself was given rather than computed")
+    formula = graphene.String(required=True)
+    terms = graphene.List(graphene.NonNull(ScoreTerm), required=True)
+    categories = graphene.List(graphene.NonNull(ScoreCategory), required=True)
+    explanation = graphene.String(required=True, description="The working, term by term")
+    citations = graphene.List(graphene.NonNull(graphene.String), required=True)
+
+
+
+def _snake(d: dict) -> dict:
+    return {re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower(): v for k, v in d.items()}
+
+
+def _score_fields(s: ScoreValue) -> dict:
+    fields = _snake(score_dict(s))
+    return {**fields, "terms": [_snake(t) for t in fields["terms"]], "categories": s.categories}
+
+
 class Assessment(graphene.ObjectType):
     patient_id = graphene.ID()
     ontology_version = graphene.String(required=True)
@@ -356,6 +433,8 @@ class Assessment(graphene.ObjectType):
     disclaimer = graphene.String(required=True, description="The source article's own words")
     note = graphene.String(required=True, description="What a classification is and is not")
     inferences = graphene.List(graphene.NonNull(Inference), required=True, status=graphene.Argument(InferenceStatus))
+    scores = graphene.List(graphene.NonNull(Score), required=True,
+                           description="Disease-activity scores (BASDAI, ASDAS-CRP): intervals while an input is unknown")
     next_questions = graphene.List(
         graphene.NonNull(Question), required=True,
         description="Unknown findings and missing numbers whose answer would decide an undetermined rule: those that "
@@ -386,6 +465,10 @@ class Assessment(graphene.ObjectType):
     def resolve_inferences(a: AssessmentModel, info, status=None):
         wanted = None if status is None else STATUS_NAMES.index(getattr(status, "value", status))
         return [(a, s) for s in a.steps if wanted is None or s.status == wanted]
+
+    @staticmethod
+    def resolve_scores(a: AssessmentModel, info):
+        return [_score_fields(s) for s in a.scores]
 
     @staticmethod
     def resolve_next_questions(a: AssessmentModel, info):

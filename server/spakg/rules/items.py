@@ -339,6 +339,7 @@ class Rule(Group):
     rule_type: str = "Rule"
     short_label: str = ""
     citations: list[str] = field(default_factory=list)
+    category_of: str | None = None  # for a score category: the pt:Score it classifies
 
     kind = "RULE"
 

@@ -21,7 +21,8 @@ from .compiler import compile_rules
 from .items import COMPARATORS, Comparison, ConclusionItem, FindingItem, Group, Item, QuantityItem, Rule, Step
 from .proof import Proof
 
-_RULE_TYPES = ("ClassificationCriteria", "ArticlePattern", "ArticleDefinition", "ReferralAdvice", "InvestigationAdvice", "Rule")
+_RULE_TYPES = ("ClassificationCriteria", "ArticlePattern", "ArticleDefinition", "ReferralAdvice", "InvestigationAdvice",
+               "ScoreCategory", "Rule")
 
 
 class RuleBook:
@@ -212,10 +213,32 @@ class RuleBook:
         rule.concludes = concept
         rule.short_label = str(g.value(node, RULE.shortLabel) or rule.label)
         rule.citations = sorted(str(c) for c in g.objects(node, DCTERMS.bibliographicCitation))
+        self._fill_category(node, rule)
         if not rule.sources:
             raise OntologyError(f"{rule.id} has no source.", entity=str(node),
                                 fix="Give prov:wasDerivedFrom a quote of the article (make one with `spakg quote`) or "
                                     "dcterms:bibliographicCitation with the paper (authors, year, journal).")
+
+    def _fill_category(self, node: URIRef, rule: Rule) -> None:
+        """A score category names its score (rule:categoryOf) and compares it; no other rule names a score."""
+        g, table = self._graph, self._facts.quantities
+        target = g.value(node, RULE.categoryOf)
+        if rule.rule_type != "ScoreCategory":
+            if target is not None:
+                raise OntologyError(f"{rule.id} has rule:categoryOf but is not typed rule:ScoreCategory.",
+                                    entity=str(node), fix="Type the rule rule:ScoreCategory, or drop rule:categoryOf.")
+            return
+        score = table.get(local_name(str(target))) if target is not None else None
+        if score is None or not score.score:
+            raise OntologyError(f"The score category {rule.id} needs rule:categoryOf naming a pt:Score "
+                                f"(got {target}).", entity=str(node),
+                                fix="Write rule:categoryOf pt:AsdasCrp (or another pt:Score).")
+        compared = {c.quantity for q in rule.quantity_items() for c in q.comparisons}
+        if score.name not in compared:
+            raise OntologyError(f"The score category {rule.id} never compares {score.name}.", entity=str(node),
+                                fix=f"Give it a rule:QuantityItem with rule:compare [ rule:quantity pt:{score.name} ; "
+                                    f"rule:atLeast … ].")
+        rule.category_of = score.name
 
     def _dependency_order(self) -> list[Rule]:
         sorter = TopologicalSorter({r: r.depends_on() for r in self.rules.values()})
