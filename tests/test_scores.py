@@ -146,3 +146,17 @@ def test_prov_o_derives_each_category_from_its_score_and_the_score_from_the_pati
     [inference] = [s for s in g.subjects(PROV.wasDerivedFrom, basdai)
                    if str(g.value(s, RULE.rule)).endswith("BasdaiActiveDisease")]
     assert str(g.value(inference, RULE.status)) == "MET"
+
+
+def test_the_json_proof_lists_the_scores_something_was_measured_for(knowledge):
+    import json
+
+    from spakg.proof import assessment_json
+
+    def listed(measurements: dict) -> list[str]:
+        a = Assessment(knowledge, knowledge.facts.read({"findings": [], "measurements": measured(**measurements)}))
+        return [s["id"] for s in json.loads(assessment_json(a)).get("scores", [])]
+
+    assert listed({}) == []
+    assert listed({"CrpMgPerL": 3}) == ["AsdasCrp"]
+    assert listed({"BasdaiSpinalPain": 3}) == ["AsdasCrp", "Basdai"]  # question 2 is in both

@@ -170,8 +170,9 @@ def assessment_json(a: Assessment, questions: bool = True) -> bytes:
     parts = [b'{"patientId":', _j(a.patient_id), b',"ontologyVersion":', _j(k.version), b',"ontologyHash":',
              _j(k.content_hash), b',"disclaimer":', _j(k.disclaimer), b',"note":', _j(CLASSIFICATION_NOTE),
              b',"inferences":[', b",".join([renderer.inference(r) for r in k.rules.order]), b"]"]
-    if a.scores:
-        parts += (b',"scores":', _j([score_dict(s) for s in a.scores]))
+    started = [s for s in a.scores if s.started]  # a score nothing was measured for says only "0 to 10": left out
+    if started:
+        parts += (b',"scores":', _j([score_dict(s) for s in started]))
     if questions:
         parts += (b',"nextQuestions":', _j([question_dict(q) for q in a.next_questions]))
     parts.append(b"}")

@@ -12,6 +12,7 @@ slot numbers and constants from parsed numbers, so nothing from the ontology's t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
@@ -57,7 +58,8 @@ def compile_rules(rules: list[Rule]) -> Compiled:
     for n, group in enumerate(groups):
         group.counts = n
     needed = _needed(rules)
-    outcomes_source = _function("outcomes", [i for i in order if i in needed], ", ".join(r.var for r in rules))
+    outcomes_source = _function("outcomes", [i for i in order if i in needed], ", ".join(r.var for r in rules),
+                                shared=True)
     vector_source = _function("vector", order, f"({', '.join(i.var for i in order)},), "
                                                f"({', '.join(f'm{g.slot}, p{g.slot}' for g in groups)},)")
     position = {id(r): n for n, r in enumerate(rules)}
@@ -129,12 +131,32 @@ def _rule_function(n: int, rule: Rule, order: list[Item], position: dict[int, in
     return "\n".join(code.lines) + "\n\n"
 
 
-def _function(name: str, items: list[Item], returned: str) -> str:
+_NAME = re.compile(r"\b[vmp]\d+\b")
+
+
+def _function(name: str, items: list[Item], returned: str, shared: bool = False) -> str:
+    """``name(P, A, Q)``: every item's lines in order. With ``shared``, an item that computes exactly what an earlier
+    one did (criteria reuse the same finding with the same cut-off: onset before 45, pain for 3 months) is not
+    computed again: later lines read the earlier item's variable (common subexpressions, found on the code itself)."""
     code = Code()
     code.lines.append(f"def {name}(P, A, Q):")
     code.line("get = Q.get")
+    alias: dict[str, str] = {}
+    seen: dict[str, str] = {}
     for item in items:
-        item.emit(code)
+        own = Code()
+        item.emit(own)
+        text = _NAME.sub(lambda m: alias.get(m.group(), m.group()), "\n".join(own.lines))
+        if shared:
+            slot = item.var[1:]
+            key = re.sub(rf"\b([vmp]){slot}\b", r"\1_", text)
+            if key in seen:
+                first = seen[key]
+                alias.update({f"{c}{slot}": f"{c}{first}" for c in "vmp"})
+                continue
+            seen[key] = slot
+        code.lines.append(text)
+    returned = _NAME.sub(lambda m: alias.get(m.group(), m.group()), returned)
     code.line(f"return ({returned},)" if "," not in returned and returned else f"return ({returned})")
     return "\n".join(code.lines) + "\n\n"
 
