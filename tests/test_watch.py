@@ -3,7 +3,9 @@ the last good version keeps serving, and the refusal is logged and reported in `
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -125,3 +127,19 @@ def test_skip_without_watch_is_a_usage_error():
     run = subprocess.run([sys.executable, "-m", "spakg.cli", "serve", "--skip", "hermit"], capture_output=True,
                          text=True, timeout=60)
     assert run.returncode == 2 and "only goes with --watch" in run.stderr
+
+
+def test_a_directory_deleted_and_made_again_is_still_watched_and_errors_show_no_server_path(watched):
+    base, ontology, _log = watched
+    saved = ontology.parent / "saved"
+    shutil.copytree(ontology, saved)
+    shutil.rmtree(ontology)
+    time.sleep(1.5)
+    shutil.copytree(saved, ontology)  # a new directory (new inode) with the same content
+    edit(ontology / "rules.ttl", "rule:threshold 4 ;", "rule:threshold 5 ;")
+    wait_for(lambda: (s := state(base))["rule"]["threshold"] == 5 and s, "the edit in the new directory to be served")
+    edit(ontology / "rules.ttl", "rule:threshold 5 ;", "rule:threshold 5 ;;; ]")
+    refused = wait_for(lambda: (s := state(base))["ontology"]["lastReloadError"] and s, "the broken edit to be refused")
+    error = refused["ontology"]["lastReloadError"]
+    assert str(ontology.parent) not in error and "rules.ttl" in error
+    assert str(ontology.parent) not in json.dumps(httpx.get(base + "/healthz").json())

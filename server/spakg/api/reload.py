@@ -4,6 +4,7 @@ error in it. A refused edit leaves the last good version serving, and says why (
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ class WatchSettings:
     competency_dir: Path | None = None
     skip: tuple[str, ...] = ()
     debounce_ms: int = 800  # Protégé and most editors write a file in one go; a burst of saves is one reload
+    poll_seconds: float = 1.0  # how often the directory itself is checked for having been replaced
 
 
 @dataclass
@@ -45,7 +47,10 @@ class OntologyWatcher:
             current = holder.current
             if not report.ok:
                 self.refusals += 1
-                holder.last_error = report.summary()
+                # served to anyone who asks: the directory by its name, not the server's filesystem path
+                directory = self.settings.directory
+                holder.last_error = report.summary().replace(str(directory.resolve()), directory.name) \
+                    .replace(str(directory), directory.name)
                 log.error("ontology edit refused; still serving %s (%s…):\n%s", current.version,
                           current.content_hash[:12], report.as_text())
                 return False
@@ -60,14 +65,50 @@ class OntologyWatcher:
             return True
 
     async def run(self, stop: asyncio.Event) -> None:
-        from watchfiles import awatch  # imported late: only --watch needs it
-
+        """Watch the directory until ``stop``. A directory deleted and made again (a `git checkout`, a copy over it)
+        is a new inode the old watch cannot see: it is noticed by polling its identity, watched anew and re-checked."""
         directory = self.settings.directory
         log.warning("watching %s for ontology edits", directory)
-        async for changes in awatch(directory, watch_filter=_is_ontology_file, debounce=self.settings.debounce_ms,
-                                    stop_event=stop, recursive=False):
-            log.info("ontology files changed: %s", ", ".join(sorted(Path(p).name for _, p in changes)))
-            await self.reload()
+        served = _identity(directory)  # the directory whose content is serving
+        while not stop.is_set():
+            identity = _identity(directory)
+            if identity is None:  # gone for now: wait for it to come back
+                await _sleep_unless(stop, self.settings.poll_seconds)
+                continue
+            halt = asyncio.Event()
+            watching = asyncio.create_task(self._watch(directory, halt))
+            if identity != served:  # watched first, then checked: an edit made meanwhile is not missed
+                log.warning("%s was replaced; watching the new directory", directory)
+                await self.reload()
+                served = identity
+            while not stop.is_set() and _identity(directory) == identity:
+                await _sleep_unless(stop, self.settings.poll_seconds)
+            halt.set()
+            await watching
+
+    async def _watch(self, directory: Path, halt: asyncio.Event) -> None:
+        from watchfiles import awatch  # imported late: only --watch needs it
+
+        try:
+            async for changes in awatch(directory, watch_filter=_is_ontology_file, debounce=self.settings.debounce_ms,
+                                        stop_event=halt, recursive=False):
+                log.info("ontology files changed: %s", ", ".join(sorted(Path(p).name for _, p in changes)))
+                await self.reload()
+        except (FileNotFoundError, RuntimeError) as exc:  # the directory went away under the watch
+            log.warning("watch of %s ended: %s", directory, type(exc).__name__)
+
+
+def _identity(directory: Path) -> tuple[int, int] | None:
+    try:
+        st = directory.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
 
 
 def _is_ontology_file(_change: object, path: str) -> bool:
