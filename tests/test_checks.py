@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -256,3 +257,18 @@ def test_a_broken_ontology_outside_check_still_says_how_to_fix_it(ontology_copy)
     out = _cli("assess", "-", "--ontology", str(ontology_copy))
     assert out.returncode == 2 and "no patient could meet it" in out.stderr
     assert "fix: Lower rule:threshold to at most 5, or add items." in out.stderr and "`spakg check`" in out.stderr
+
+
+def test_inside_a_checkout_the_commands_read_its_files_and_say_so(tmp_path):
+    from conftest import ROOT
+
+    for name in ("ontology", "seeds", "queries"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    edit(tmp_path / "ontology", "rules.ttl", "rule:threshold 4 ;", "rule:threshold 9 ;")  # unreachable: an error
+    (tmp_path / "sub").mkdir()
+    run = subprocess.run([sys.executable, "-m", "spakg.cli", "check", "--skip", "hermit"], cwd=tmp_path / "sub",
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1, run.stdout
+    assert f"using the checkout at {tmp_path}" in run.stderr
+    assert str(tmp_path / "ontology") in run.stdout and "no patient could meet it" in run.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import sys
 from pathlib import Path
@@ -20,36 +21,16 @@ def _knowledge(args):
 def cmd_serve(args) -> int:
     import logging
 
-    import uvicorn
-
-    from .api.app import create_app
-    from .api.limits import Limits
+    from .api.serving import ServeOptions, run
 
     if args.skip and not args.watch:
         print("error: --skip names checks to leave out before a reload; it only goes with --watch.", file=sys.stderr)
         return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:  %(name)s: %(message)s")
-    limits = Limits()
-    watch = None
-    if args.watch:
-        from .api.reload import WatchSettings
-        from .checks import run_checks
-        from .resources import competency_dir, default_ontology_dir
-
-        directory = (args.ontology or default_ontology_dir()).resolve()
-        watch = WatchSettings(directory, _optional(competency_dir), tuple(args.skip))
-        report = run_checks(directory, skip=watch.skip, competency_dir=watch.competency_dir)
-        if not report.ok:
-            print("spakg: the ontology is not fit to serve; fix it and start again.\n" + report.as_text(), file=sys.stderr)
-            return 1
-        knowledge = report.knowledge
-    else:
-        knowledge = _knowledge(args)
-    knowledge.facts.max_findings = limits.max_findings
-    app = create_app(knowledge, limits, watch=watch)
-    print(f"spakg serving http://{args.host}:{args.port}/graphql", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
-    return 0
+    limits = {} if args.sparql_timeout is None else {"sparql_timeout_seconds": args.sparql_timeout}
+    options = ServeOptions(str(args.ontology) if args.ontology else None, args.watch, tuple(args.skip),
+                           introspection=not args.no_introspection, graphiql=not args.no_graphiql, limits=limits)
+    return run(options, args.host, args.port, args.log_level, args.workers)
 
 
 def _read_patients(knowledge, source: str):
@@ -97,6 +78,15 @@ def cmd_quote(args) -> int:
 
     article = Article.load()
     count = article.occurrences(args.text)
+    if count < args.occurrence:
+        found = "not in the article verbatim" if count == 0 else f"in the article only {count} time(s)"
+        print(f"error [QUOTE_NOT_FOUND]: {args.text!r} is {found}.", file=sys.stderr)
+        closest = difflib.get_close_matches(args.text, [s.text for s in article.sentences], n=1, cutoff=0.3)
+        if closest:
+            print(f"the closest sentence: {closest[0]!r}", file=sys.stderr)
+        print("Copy the words exactly from seeds/inflammatory-back-pain.txt (its quotes, dashes and spacing).",
+              file=sys.stderr)
+        return 2
     if count > 1 and args.occurrence == 1:
         print(f"# note: the quote occurs {count} times; this is the first (use --occurrence N)", file=sys.stderr)
     print(evidence_turtle(article, args.id, args.text, args.occurrence))
@@ -106,9 +96,9 @@ def cmd_quote(args) -> int:
 def cmd_check(args) -> int:
     from .checks import run_checks
     from .checks.competency import questions, to_csv
-    from .resources import competency_dir, default_ontology_dir
+    from .resources import competency_dir_if_any, default_ontology_dir
 
-    cq_dir = args.competency or _optional(competency_dir)
+    cq_dir = args.competency or competency_dir_if_any()
     if (args.competency and not args.competency.is_dir()) or (args.show_answers and cq_dir is None):
         print(f"error: no competency questions directory at {args.competency}; give --competency DIR.", file=sys.stderr)
         return 2
@@ -122,13 +112,6 @@ def cmd_check(args) -> int:
     report = run_checks(args.ontology or default_ontology_dir(), skip=args.skip, competency_dir=cq_dir)
     print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) if args.format == "json" else report.as_text())
     return 0 if report.ok else 1
-
-
-def _optional(locate) -> Path | None:
-    try:
-        return locate()
-    except FileNotFoundError:
-        return None
 
 
 def cmd_regress(args) -> int:
@@ -162,6 +145,11 @@ def main(argv: list[str] | None = None) -> int:
                        help="reload the ontology when its files change, once `spakg check` finds no error in it")
     serve.add_argument("--skip", action="append", default=[], choices=CHECK_IDS, metavar="CHECK",
                        help="with --watch: a check not to run before a reload (repeatable)")
+    serve.add_argument("--workers", type=int, default=1, help="server processes sharing the port (default 1)")
+    serve.add_argument("--no-introspection", action="store_true", help="refuse GraphQL schema introspection")
+    serve.add_argument("--no-graphiql", action="store_true", help="no GraphiQL page for browsers at /graphql")
+    serve.add_argument("--sparql-timeout", type=float, default=None, metavar="SECONDS",
+                       help="wall-clock limit of one SPARQL query (default 5)")
     serve.set_defaults(func=cmd_serve)
 
     assess = sub.add_parser("assess", help="assess patients from a file (Turtle, JSON-LD, JSON or JSON lines; - for stdin)")
@@ -205,7 +193,14 @@ def main(argv: list[str] | None = None) -> int:
     # both `spakg --ontology DIR serve` and `spakg serve --ontology DIR` work
     for p in (serve, assess, check, regress, bench):
         p.add_argument("--ontology", type=Path, default=argparse.SUPPRESS)
+    soak = sub.add_parser("soak", help="mixed and hostile traffic against a fresh server: 5xx, uncoded errors, latency, memory")
+    soak.add_argument("--minutes", type=float, default=10)
+    soak.add_argument("--concurrency", type=int, default=16)
+    soak.add_argument("--port", type=int, default=8790)
+    soak.set_defaults(func=cmd_soak)
+
     args = parser.parse_args(argv)
+    _choose_checkout(args)
     try:
         return args.func(args)
     except SpakgError as err:
@@ -218,6 +213,26 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+
+def cmd_soak(args) -> int:
+    from .soak import run
+
+    return run(args)
+
+
+def _choose_checkout(args) -> None:
+    """Inside a spakg checkout, commands read its files (not an installed copy's), and say so when it matters."""
+    from .resources import checkout_around, default_ontology_dir, use_checkout
+
+    if args.ontology is not None:
+        return
+    root = checkout_around(Path.cwd())
+    if root is None or default_ontology_dir().resolve() == (root / "ontology").resolve():
+        return
+    use_checkout(root)
+    print(f"spakg: using the checkout at {root} (its ontology/, seeds/ and tests/vignettes/), not the installed "
+          f"copy; give --ontology to choose another.", file=sys.stderr)
 
 
 if __name__ == "__main__":
