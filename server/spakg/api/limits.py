@@ -30,6 +30,10 @@ class Limits:
     max_body_bytes: int = 256 * 1024
     max_findings: int = 200
     sparql_timeout_seconds: float = 5.0
+    sparql_workers: int = 2               # processes; a query beyond them waits within its timeout
+    sparql_memory_bytes: int = 1 << 30    # address space of a worker
+    sparql_max_rows: int = 10_000         # rows (SELECT) or triples (CONSTRUCT, DESCRIBE)
+    sparql_max_bytes: int = 8 << 20       # of one answer
     query_cache_size: int = 512
     max_page: int = 100           # the largest `first` a connection accepts
 
