@@ -6,10 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-from rdflib.plugins.sparql import prepareQuery
-from rdflib.plugins.sparql.parser import parseUpdate
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -18,8 +15,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..knowledge import Knowledge
 from .limits import Limits
+from .middleware import Guard
 from .reload import OntologyWatcher, WatchSettings
 from .schema import schema
+from .sparql import SparqlError, SparqlPool
 from .view import SpakgGraphQL
 
 RDF_FORMATS = {  # media type -> rdflib format
@@ -28,6 +27,10 @@ RDF_FORMATS = {  # media type -> rdflib format
     "application/ld+json": "json-ld",
     "application/n-triples": "nt",
 }
+FORMAT_NAMES = {"turtle": "text/turtle", "ttl": "text/turtle", "xml": "application/rdf+xml", "rdfxml":
+                "application/rdf+xml", "rdf": "application/rdf+xml", "json-ld": "application/ld+json",
+                "jsonld": "application/ld+json", "nt": "application/n-triples", "ntriples": "application/n-triples",
+                **{m: m for m in RDF_FORMATS}}
 
 
 @dataclass
@@ -92,7 +95,10 @@ class BodyLimit:
 
 
 def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
-               holder: KnowledgeHolder | None = None, watch: WatchSettings | None = None) -> Starlette:
+               holder: KnowledgeHolder | None = None, watch: WatchSettings | None = None,
+               introspection: bool = True, graphiql: bool = True) -> Starlette:
+    """The service. ``introspection`` and ``graphiql`` off for production: the schema is then not served to anyone
+    who asks, and a browser gets no query editor."""
     limits = limits or Limits()
     holder = holder or KnowledgeHolder(knowledge or Knowledge.load(max_findings=limits.max_findings))
     holder.current.facts.max_findings = limits.max_findings
@@ -103,7 +109,7 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
         k, error = holder.current, holder.last_error
         return {"knowledge": lambda: k, "last_reload_error": lambda: error}
 
-    graphql = SpakgGraphQL(schema.graphql_schema, context, limits)
+    graphql = SpakgGraphQL(schema.graphql_schema, context, limits, introspection=introspection, graphiql=graphiql)
 
     async def healthz(request: Request) -> JSONResponse:
         k = holder.current
@@ -116,7 +122,10 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
 
     async def ontology(request: Request) -> Response:
         wanted = request.query_params.get("format")
-        media = next((m for m, f in RDF_FORMATS.items() if wanted in (m, f)), None) if wanted else None
+        media = FORMAT_NAMES.get(wanted.lower()) if wanted else None
+        if wanted and media is None:
+            return JSONResponse(error_body(f"Unknown format {wanted[:40]!r}; use one of {', '.join(FORMAT_NAMES)}.",
+                                           "BAD_REQUEST"), 400)
         if media is None:
             accept = request.headers.get("accept", "text/turtle")
             media = next((m for m in RDF_FORMATS if m in accept), "text/turtle")
@@ -129,35 +138,14 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
         return Response(holder.serialized[key], media_type=media,
                         headers={"ETag": f'"{k.content_hash}"', "Vary": "Accept"})
 
+    pool = SparqlPool(limits, size=limits.sparql_workers)
+
     async def sparql(request: Request) -> Response:
-        params: dict = dict(request.query_params)
-        if request.method == "POST":
-            if request.headers.get("content-type", "").startswith("application/sparql-query"):
-                params["query"] = (await request.body()).decode("utf-8", "replace")
-            else:
-                params.update(await request.form())
-        text = params.get("query")
-        if "update" in params:
-            return JSONResponse(error_body("SPARQL UPDATE is refused: this endpoint is read-only.", "UPDATE_REFUSED"), 403)
-        if not text:
-            return JSONResponse(error_body("Give a SPARQL query in the 'query' parameter.", "BAD_REQUEST"), 400)
         try:
-            prepared = _prepare(text)
-        except Exception as exc:
-            if _is_update(text):
-                return JSONResponse(error_body("SPARQL UPDATE is refused: this endpoint is read-only.", "UPDATE_REFUSED"), 403)
-            return JSONResponse(error_body(f"The SPARQL query does not parse: {exc}", "SPARQL_PARSE_FAILED"), 400)
-        graph = holder.current.graph
-        try:
-            result = await asyncio.wait_for(asyncio.to_thread(lambda: graph.query(prepared)),
-                                            timeout=limits.sparql_timeout_seconds)
-        except TimeoutError:
-            return JSONResponse(error_body(
-                f"The SPARQL query ran longer than {limits.sparql_timeout_seconds:g} s and was abandoned; "
-                f"narrow it (add patterns or a LIMIT).", "QUERY_TIMEOUT"), 503)
-        if result.type in ("SELECT", "ASK"):
-            return Response(result.serialize(format="json"), media_type="application/sparql-results+json")
-        return Response(result.serialize(format="turtle"), media_type="text/turtle")
+            media, body = await pool.query(holder.current, await _sparql_text(request))
+        except SparqlError as exc:
+            return JSONResponse(error_body(str(exc), exc.code), exc.status)
+        return Response(body, media_type=media)
 
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -165,38 +153,70 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
         Route("/ontology", ontology),
         Route("/sparql", sparql, methods=["GET", "POST"]),
     ]
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        if watcher is None:
-            yield
-            return
-        stop = asyncio.Event()
-        task = asyncio.create_task(watcher.run(stop))
         try:
-            yield
+            async with _watching(watcher):
+                yield
         finally:
-            stop.set()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(task, timeout=5)
+            pool.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _not_found, 405: _not_allowed})
     app.state.holder = holder
     app.state.watcher = watcher
     app.state.graphql = graphql
-    return BodyLimit(app, limits.max_body_bytes)  # type: ignore[return-value]
+    app.state.sparql = pool
+    return Guard(BodyLimit(app, limits.max_body_bytes))  # type: ignore[return-value]
 
 
-@lru_cache(maxsize=256)
-def _prepare(text: str):
-    return prepareQuery(text)
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(error_body(f"No such route: {request.url.path}. The service answers /graphql, /sparql, "
+                                   "/ontology and /healthz.", "NOT_FOUND"), 404)
 
 
-def _is_update(text: str) -> bool:
+async def _not_allowed(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(error_body(f"{request.method} is not allowed on {request.url.path}.", "METHOD_NOT_ALLOWED"), 405)
+
+
+@contextlib.asynccontextmanager
+async def _watching(watcher: OntologyWatcher | None) -> AsyncIterator[None]:
+    if watcher is None:
+        yield
+        return
+    stop = asyncio.Event()
+    task = asyncio.create_task(watcher.run(stop))
     try:
-        parseUpdate(text)
-    except Exception:
-        return False
-    return True
+        yield
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=5)
+
+
+async def _sparql_text(request: Request) -> str:
+    """The query of a SPARQL 1.1 protocol request (GET ?query=, POST form or application/sparql-query)."""
+    params: dict = dict(request.query_params)
+    if request.method == "POST":
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("application/sparql-query"):
+            try:
+                params["query"] = (await request.body()).decode("utf-8")
+            except UnicodeDecodeError:
+                raise SparqlError(400, "BAD_REQUEST", "The request body is not valid UTF-8.") from None
+        elif content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            params.update(await request.form())
+        elif not content_type.startswith("application/sparql-update"):
+            raise SparqlError(415, "UNSUPPORTED_MEDIA_TYPE", "Send the query as application/sparql-query, or as the "
+                                                             "form field 'query'.")
+        else:
+            params["update"] = ""
+    if "update" in params:
+        raise SparqlError(403, "UPDATE_REFUSED", "SPARQL UPDATE is refused: this endpoint is read-only.")
+    text = params.get("query")
+    if not isinstance(text, str) or not text.strip():
+        raise SparqlError(400, "BAD_REQUEST", "Give a SPARQL query in the 'query' parameter.")
+    return text
 
 
 __all__ = ["KnowledgeHolder", "create_app"]

@@ -498,7 +498,7 @@ class OntologyInfo(graphene.ObjectType):
 class FindingInput(graphene.InputObjectType):
     concept = graphene.ID(required=True, description="Local name, CURIE or IRI of an observable concept")
     present = graphene.Boolean(default_value=True)
-    age_at_onset = graphene.Int()
+    age_at_onset = graphene.Float(description="Years; a decimal is allowed")
     duration_months = graphene.Float()
     duration_minutes = graphene.Float()
 
@@ -579,6 +579,8 @@ class Query(graphene.ObjectType):
 
     @staticmethod
     def resolve_concepts(root, info, search=None, first=20, after=None):
+        if first is None:  # `first: null` asks for the default page
+            first = 20
         if not 0 <= first <= MAX_PAGE:
             raise InvalidValue(f"'first' must be between 0 and {MAX_PAGE} (got {first}).")
         found = kb(info).concepts.search(search)

@@ -1,35 +1,66 @@
 """graphql-server's ASGI view, extended: a parse/validate cache per query text, the limits rule, and error codes.
 
-Every error leaving the server has ``extensions.code``. Errors of ours (SpakgError) keep their code and message;
-anything unexpected becomes INTERNAL_SERVER_ERROR with a generic message (logged here, never sent).
+Every error leaving the server is JSON with ``extensions.code``: the request itself (body, content type, method) is
+read here, not by graphql-server, whose refusals are plain text; errors of ours (SpakgError) keep their code and
+message; anything unexpected becomes INTERNAL_SERVER_ERROR with a generic message. Logs carry the request id, the
+code and the time taken — never the query, its variables or a patient's facts (graphql-server's own error log,
+which prints all three with a traceback, is switched off).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from graphql import ExecutionResult, GraphQLError, GraphQLSchema, parse, specified_rules, validate
 from graphql.language import DocumentNode
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from graphql_server.asgi import GraphQL
 from graphql_server.exceptions import GraphQLValidationError
+from graphql_server.http.exceptions import HTTPException
 from graphql_server.runtime import execute
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from ..errors import SpakgError
 from .limits import Limits, limits_rule
+from .middleware import log_internal
 
 log = logging.getLogger("spakg.api")
+# graphql-server logs each error with the query, its variables and a traceback; a filter (not `disabled`, which
+# uvicorn's logging set-up turns back on) drops them all.
+logging.getLogger("graphql_server.execution").addFilter(lambda record: False)
+
+
+class Refused(Exception):
+    """A request refused before execution: an HTTP status, a code and what to fix."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+def _error(status: int, code: str, message: str, request_id: str | None = None) -> JSONResponse:
+    extensions: dict[str, Any] = {"code": code}
+    if request_id:
+        extensions["requestId"] = request_id
+    return JSONResponse({"data": None, "errors": [{"message": message, "extensions": extensions}]}, status_code=status)
 
 
 class QueryCache:
     """Parsed and validated documents by query text (LRU): the cost of parsing is paid once per distinct query."""
 
-    def __init__(self, schema: GraphQLSchema, limits: Limits) -> None:
+    def __init__(self, schema: GraphQLSchema, limits: Limits, introspection: bool = True) -> None:
         self.schema = schema
         self.limits = limits
-        self.rules = (*specified_rules, limits_rule(limits))
+        self.rules = (*specified_rules, limits_rule(limits),
+                      *(() if introspection else (NoSchemaIntrospectionCustomRule,)))
         self._entries: OrderedDict[str, tuple[DocumentNode | None, list[GraphQLError]]] = OrderedDict()
         self.hits = self.misses = 0
 
@@ -55,10 +86,74 @@ class QueryCache:
 
 
 class SpakgGraphQL(GraphQL):
-    def __init__(self, schema: GraphQLSchema, context: Callable[[], dict[str, Any]], limits: Limits) -> None:
-        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
+    def __init__(self, schema: GraphQLSchema, context: Callable[[], dict[str, Any]], limits: Limits,
+                 introspection: bool = True, graphiql: bool = True) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True)
         self._context = context
-        self.cache = QueryCache(schema, limits)
+        self.cache = QueryCache(schema, limits, introspection)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = scope.get("state", {}).get("request_id")
+        started = time.perf_counter()
+        code = "OK"
+        if scope["type"] != "http":  # no subscriptions: nothing here streams
+            response: Response = _error(404, "NOT_FOUND", "This endpoint speaks GraphQL over HTTP only.")
+        else:
+            try:
+                response = await self.run(Request(scope, receive))
+                code = scope.get("state", {}).get("error_code", "OK")
+            except Refused as exc:
+                code = exc.code
+                response = _error(exc.status, exc.code, str(exc), request_id)
+            except HTTPException as exc:  # graphql-server's own refusals (a GET mutation, an unknown operation)
+                code = "METHOD_NOT_ALLOWED" if exc.status_code == 405 else "BAD_REQUEST"
+                response = _error(exc.status_code, code, exc.reason, request_id)
+            except Exception as exc:
+                code = "INTERNAL_SERVER_ERROR"
+                log_internal(request_id, exc)
+                response = _error(500, code, "Internal error; the server logged it under this request id. The request "
+                                             "may be retried.", request_id)
+        log.info("request %s graphql %s %.1f ms", request_id, code, (time.perf_counter() - started) * 1000)
+        await response(scope, receive, send)
+
+    async def parse_http_body(self, request, context):
+        """The body as graphql-server would read it, refused with a code when it is not a GraphQL request."""
+        if request.method == "POST":
+            content_type = (request.content_type or "").split(";")[0].strip().lower()
+            if content_type not in ("application/json", "application/graphql-response+json"):
+                raise Refused(415, "UNSUPPORTED_MEDIA_TYPE",
+                              "Send the request as Content-Type: application/json with a body {\"query\": \"...\"}.")
+        data = await super().parse_http_body(request, context)
+        if data.operation_name is not None and not isinstance(data.operation_name, str):
+            raise Refused(400, "BAD_REQUEST", "'operationName' must be a string or null.")
+        return data
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            text = data.decode("utf-8") if isinstance(data, bytes) else data
+        except UnicodeDecodeError:
+            raise Refused(400, "BAD_REQUEST", "The request body is not valid UTF-8.") from None
+        try:
+            value = json.loads(text)
+        except RecursionError:
+            raise Refused(400, "BAD_REQUEST", "The JSON body is nested too deeply.") from None
+        except json.JSONDecodeError as exc:
+            raise Refused(400, "BAD_REQUEST", f"The body is not valid JSON ({exc.msg} at line {exc.lineno}, column "
+                                              f"{exc.colno}); inside a JSON string, write a newline as \\n.") from None
+        except ValueError:  # an integer of thousands of digits
+            raise Refused(400, "BAD_REQUEST", "The JSON body holds a number too long to read.") from None
+        if isinstance(value, list):
+            raise Refused(400, "BATCH_NOT_SUPPORTED", "Send one GraphQL request per HTTP request: a JSON object "
+                                                      "{\"query\": ..., \"variables\": ...}, not a list.")
+        if not isinstance(value, dict):
+            raise Refused(400, "BAD_REQUEST", "The body must be a JSON object {\"query\": ..., \"variables\": ...}.")
+        return value
+
+    def parse_query_params(self, params) -> dict[str, Any]:
+        try:
+            return super().parse_query_params(params)
+        except HTTPException as exc:
+            raise Refused(400, "BAD_REQUEST", f"{exc.reason} in the 'variables' or 'extensions' parameter.") from None
 
     async def get_context(self, request, response) -> dict[str, Any]:
         return {**self._context(), "request": request, "response": response}
@@ -81,6 +176,7 @@ class SpakgGraphQL(GraphQL):
         data: dict[str, Any] = {"data": result.data}
         if result.errors:
             data["errors"] = [format_error(e) for e in result.errors]
+            request.scope.setdefault("state", {})["error_code"] = data["errors"][0]["extensions"]["code"]
         return data
 
 
@@ -94,7 +190,7 @@ def format_error(error: GraphQLError) -> dict:
     if isinstance(original, SpakgError):
         extensions = {"code": original.code, **{k: v for k, v in original.details.items() if _jsonable(v)}}
     elif original is not None and not isinstance(original, GraphQLError):
-        log.exception("internal error while resolving %s", error.path, exc_info=original)
+        log_internal(None, original)
         out["message"] = "Internal error; the server logged it. The request may be retried."
         extensions = {"code": "INTERNAL_SERVER_ERROR"}
     else:
