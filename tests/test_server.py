@@ -122,6 +122,9 @@ def test_query_too_complex(server):
     assert code(gql(server, f"{{ {aliases} }}")) == "QUERY_TOO_COMPLEX"
     fields = " ".join(f'c{i}: concepts(first: 100) {{ edges {{ node {{ id label definition synonyms xrefs {{ code }} }} }} }}' for i in range(45))
     assert code(gql(server, f"{{ {fields} }}")) == "QUERY_TOO_COMPLEX"
+    # the same field 500 times: refused by the limits before standard validation (quadratic in it) runs
+    result = gql(server, "{ ontology { " + " classCount" * 500 + " } }")
+    assert code(result) == "QUERY_TOO_COMPLEX" and "500 fields" in result["errors"][0]["message"]
 
 
 def test_payload_too_large(server):

@@ -26,6 +26,7 @@ class Limits:
     max_depth: int = 15           # an assessment's proof nests about 10 levels deep
     max_cost: int = 2000          # selected fields, counting fragments where they are spread
     max_aliases: int = 50
+    max_selections: int = 50      # fields in one selection set: standard validation is quadratic in them
     max_tokens: int = 5000        # parse cost bound
     max_body_bytes: int = 256 * 1024
     max_findings: int = 200
@@ -44,6 +45,12 @@ def limits_rule(limits: Limits) -> type[ValidationRule]:
             super().__init__(context)
             self.fragments = {f.name.value: f for f in context.document.definitions if hasattr(f, "selection_set")
                               and f.__class__.__name__ == "FragmentDefinitionNode"}
+
+        def enter_selection_set(self, node, *_args):
+            if len(node.selections) > limits.max_selections:
+                self.report_error(GraphQLError(
+                    f"A selection set holds {len(node.selections)} fields, more than the limit of "
+                    f"{limits.max_selections}; select each field once.", node, extensions={"code": "QUERY_TOO_COMPLEX"}))
 
         def enter_operation_definition(self, node: OperationDefinitionNode, *_args):
             depth, cost, aliases = self._measure(node.selection_set, 0, set())

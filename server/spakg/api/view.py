@@ -9,8 +9,10 @@ which prints all three with a traceback, is switched off).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -59,30 +61,42 @@ class QueryCache:
     def __init__(self, schema: GraphQLSchema, limits: Limits, introspection: bool = True) -> None:
         self.schema = schema
         self.limits = limits
-        self.rules = (*specified_rules, limits_rule(limits),
-                      *(() if introspection else (NoSchemaIntrospectionCustomRule,)))
+        # The limits rule runs alone first: a document over the limits is refused before the standard rules (some
+        # quadratic in the fields of a selection set) spend time on it.
+        self.first = (limits_rule(limits),)
+        self.rules = (*specified_rules, *(() if introspection else (NoSchemaIntrospectionCustomRule,)))
         self._entries: OrderedDict[str, tuple[DocumentNode | None, list[GraphQLError]]] = OrderedDict()
+        self._lock = threading.Lock()  # misses are validated in a worker thread
         self.hits = self.misses = 0
 
-    def get(self, query: str) -> tuple[DocumentNode | None, list[GraphQLError]]:
-        entry = self._entries.get(query)
-        if entry is not None:
-            self.hits += 1
-            self._entries.move_to_end(query)
+    def cached(self, query: str) -> tuple[DocumentNode | None, list[GraphQLError]] | None:
+        with self._lock:
+            entry = self._entries.get(query)
+            if entry is not None:
+                self.hits += 1
+                self._entries.move_to_end(query)
             return entry
-        self.misses += 1
+
+    def get(self, query: str) -> tuple[DocumentNode | None, list[GraphQLError]]:
+        entry = self.cached(query)
+        if entry is not None:
+            return entry
+        entry = self._parse_and_validate(query)
+        with self._lock:
+            self.misses += 1
+            self._entries[query] = entry
+            if len(self._entries) > self.limits.query_cache_size:
+                self._entries.popitem(last=False)
+        return entry
+
+    def _parse_and_validate(self, query: str) -> tuple[DocumentNode | None, list[GraphQLError]]:
         try:
             document = parse(query, max_tokens=self.limits.max_tokens)
         except GraphQLError as err:
             code = "QUERY_TOO_COMPLEX" if "token limit" in err.message.lower() else "GRAPHQL_PARSE_FAILED"
-            entry = (None, [GraphQLError(err.message, extensions={"code": code})])
-        else:
-            errors = validate(self.schema, document, self.rules)
-            entry = (document if not errors else None, errors)
-        self._entries[query] = entry
-        if len(self._entries) > self.limits.query_cache_size:
-            self._entries.popitem(last=False)
-        return entry
+            return None, [GraphQLError(err.message, extensions={"code": code})]
+        errors = validate(self.schema, document, self.first) or validate(self.schema, document, self.rules)
+        return (document if not errors else None, errors)
 
 
 class SpakgGraphQL(GraphQL):
@@ -163,7 +177,8 @@ class SpakgGraphQL(GraphQL):
         if not isinstance(query, str) or not query.strip():
             raise GraphQLValidationError([GraphQLError("No GraphQL query found in the request; send {\"query\": \"...\"}.",
                                                        extensions={"code": "BAD_REQUEST"})])
-        document, errors = self.cache.get(query)
+        # a new document is parsed and validated off the event loop: other requests keep being answered meanwhile
+        document, errors = self.cache.cached(query) or await asyncio.to_thread(self.cache.get, query)
         if errors:
             raise GraphQLValidationError(errors)
         return await execute(
