@@ -282,3 +282,11 @@ def test_any_body_gets_a_coded_json_answer(server, body):
     assert "data" in answer
     for error in answer.get("errors", []):
         assert error["extensions"]["code"]
+
+
+def test_a_worker_that_has_answered_many_queries_still_answers(server):
+    """The CPU-time limit is per query, not per worker lifetime."""
+    base, _ = server
+    query = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?a ?d ?e }"  # about 0.3 s of CPU each
+    statuses = [httpx.get(base + "/sparql", params={"query": query}, timeout=30).status_code for _ in range(20)]
+    assert set(statuses) == {200}, statuses

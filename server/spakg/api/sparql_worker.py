@@ -50,9 +50,16 @@ def seal_network() -> None:
 
 
 def _limit(limits: WorkerLimits) -> None:
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))  # SIGXCPU, then SIGKILL
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     os.nice(10)  # the service's own answers (/healthz, GraphQL) come first
+
+
+def _cpu_budget(seconds: int) -> None:
+    """RLIMIT_CPU counts the process's whole life: before each query, allow what it has used plus this query's share
+    (past it the kernel sends SIGXCPU, which ends the process; the server then replaces it)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    used = int(usage.ru_utime + usage.ru_stime) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (used + seconds, resource.RLIM_INFINITY))
 
 
 def serve(conn: Connection, ntriples: bytes, limits: WorkerLimits) -> None:
@@ -69,6 +76,7 @@ def serve(conn: Connection, ntriples: bytes, limits: WorkerLimits) -> None:
             text = conn.recv_bytes().decode("utf-8")
         except EOFError:
             return
+        _cpu_budget(limits.cpu_seconds)
         try:
             conn.send(("ok", *answer(graph, text, limits)))
         except Refused as exc:
