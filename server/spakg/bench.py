@@ -199,6 +199,33 @@ def bench_server_wrk(wrk: str, base: str, patients: list[list[dict]], concurrenc
     return out
 
 
+EXPLORER_PAGES = ["/", "/concepts/Uveitis", "/article?quote=q-back-pain-common", "/path?from=Uveitis&to=AxialSpondyloarthritis",
+                  "/rules/AsasAxialSpaCriteria", "/assess", "/assess?f.BackPain=yes&q.BackPain.ageAtOnset=25&"
+                  "q.BackPain.durationMonths=24&f.InsidiousOnset=yes&f.HLAB27Positive=yes&f.SacroiliitisOnMRI=yes&age=27",
+                  "/graphql"]
+
+
+def bench_pages(base: str, repeat: int = 30) -> dict[str, tuple[float, int]]:
+    """Per explorer page: the median server render time (its Server-Timing header, or the round trip), and the
+    bytes a browser downloads for it gzipped, its scripts and styles included."""
+    import httpx
+
+    out = {}
+    with httpx.Client(base_url=base, timeout=30, headers={"accept": "text/html", "accept-encoding": "gzip"}) as client:
+        for path in EXPLORER_PAGES:
+            times = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                r = client.get(path)
+                timing = re.search(r"dur=([\d.]+)", r.headers.get("server-timing", ""))
+                times.append(float(timing.group(1)) if timing else (time.perf_counter() - started) * 1e3)
+            weight = r.num_bytes_downloaded
+            for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', r.text):
+                weight += client.get(asset).num_bytes_downloaded
+            out[path] = (statistics.median(times), weight)
+    return out
+
+
 def _wrk_ms(report: str, percentile: str) -> float:
     value, unit = re.search(rf"{percentile}\s+([\d.]+)(us|ms|s)", report).groups()  # type: ignore[union-attr]
     return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
@@ -247,6 +274,9 @@ def run(args) -> None:
             for name, s in figures.items():
                 print(f"  {name}, concurrency {concurrency}: {s['rps']:,.0f} req/s, p50 {s['p50_ms']:.2f} ms, "
                       f"p99 {s['p99_ms']:.2f} ms")
+        print("explorer pages (median render on the server; gzipped bytes with their scripts and styles):")
+        for path, (ms, weight) in bench_pages(args.server).items():
+            print(f"  {path[:60]:60s} {ms:6.1f} ms {weight / 1024:8.0f} KiB")
 
 
 __all__ = ["bench_hermit", "bench_owlrl", "bench_reasonable", "bench_reasoner", "bench_server", "cohort", "run"]

@@ -41,6 +41,14 @@ class Relation:
     sources: list[Provenance]
 
 
+@dataclass(frozen=True)
+class PathStep:
+    source: Concept
+    relation: str
+    target: Concept
+    sources: list[Provenance]
+
+
 @dataclass(eq=False)
 class Concept:
     id: str
@@ -102,6 +110,7 @@ class ConceptIndex:
         self._link_hierarchy(graph)
         self._link_disjoint(graph)
         self._link_relations(graph, provenance)
+        self._link_subclass_sources(graph, provenance)
         self._mark_observable(graph)
         self._names = self._name_table()
 
@@ -173,6 +182,14 @@ class ConceptIndex:
             label = str(graph.value(prop, RDFS.label) or local_name(str(prop)))
             props[prop] = (label, f"is the object of '{label}' for")
         return props
+
+    def _link_subclass_sources(self, graph: Graph, provenance: ProvenanceIndex) -> None:
+        """The quotes annotating an asserted subclass link (child id, parent id)."""
+        self.subclass_sources: dict[tuple[str, str], list[Provenance]] = {}
+        for (s, p, o), provs in self._axiom_sources(graph, provenance).items():
+            child, parent = self.by_iri.get(str(s)), self.by_iri.get(str(o))
+            if p == RDFS.subClassOf and child is not None and parent is not None:
+                self.subclass_sources[(child.id, parent.id)] = provs
 
     def _axiom_sources(self, graph: Graph, provenance: ProvenanceIndex) -> dict[tuple, list[Provenance]]:
         found: dict[tuple, list[Provenance]] = {}
@@ -283,36 +300,38 @@ class ConceptIndex:
         ranked = [(r, c) for c in concepts if (r := rank(c)) is not None]
         return [c for _, c in sorted(ranked, key=lambda rc: rc[0])]
 
-    def path(self, start: Concept, goal: Concept) -> list[tuple[Concept, str, Concept]] | None:
-        """Shortest chain of relations (either direction, subclass links included) from start to goal."""
+    def path(self, start: Concept, goal: Concept) -> list[PathStep] | None:
+        """Shortest chain of relations (either direction, subclass links included) from start to goal, each step
+        with the sources of the axiom it crosses (none for a subclass link no quote annotates)."""
         if start is goal:
             return []
-        previous: dict[str, tuple[Concept, str]] = {start.id: (start, "")}
+        previous: dict[str, PathStep] = {}
+        seen = {start.id}
         queue = deque([start])
         while queue:
             node = queue.popleft()
-            for label, nxt in self._neighbours(node):
-                if nxt.id in previous:
+            for label, nxt, sources in self._neighbours(node):
+                if nxt.id in seen:
                     continue
-                previous[nxt.id] = (node, label)
+                seen.add(nxt.id)
+                previous[nxt.id] = PathStep(node, label, nxt, sources)
                 if nxt is goal:
-                    steps: list[tuple[Concept, str, Concept]] = []
+                    steps: list[PathStep] = []
                     cur = goal
                     while cur is not start:
-                        prev, how = previous[cur.id]
-                        steps.append((prev, how, cur))
-                        cur = prev
+                        step = previous[cur.id]
+                        steps.append(step)
+                        cur = step.source
                     return list(reversed(steps))
                 queue.append(nxt)
         return None
 
-    @staticmethod
-    def _neighbours(c: Concept):
+    def _neighbours(self, c: Concept):
         for p in c.parents:
-            yield "is a kind of", p
+            yield "is a kind of", p, self.subclass_sources.get((c.id, p.id), [])
         for ch in c.children:
-            yield "has subtype", ch
+            yield "has subtype", ch, self.subclass_sources.get((ch.id, c.id), [])
         for r in c.outgoing:
-            yield r.label, r.object
+            yield r.label, r.object, r.sources
         for r in c.incoming:
-            yield r.inverse_label, r.subject
+            yield r.inverse_label, r.subject, r.sources

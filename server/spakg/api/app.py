@@ -8,14 +8,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..knowledge import Knowledge
+from ..web.pages import explorer_routes, not_found_page
 from .limits import Limits
-from .middleware import Guard
+from .middleware import Guard, log_internal
 from .reload import OntologyWatcher, WatchSettings
 from .schema import schema
 from .sparql import SparqlError, SparqlPool
@@ -152,7 +154,14 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
         Route("/healthz", healthz),
         Route("/ontology", ontology),
         Route("/sparql", sparql, methods=["GET", "POST"]),
+        *explorer_routes(lambda: holder.current),
     ]
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        if "text/html" in request.headers.get("accept", ""):
+            return not_found_page(request, lambda: holder.current)
+        return JSONResponse(error_body(f"No such route: {request.url.path}. The service answers /graphql, /sparql, "
+                                       "/ontology, /healthz and the explorer's pages.", "NOT_FOUND"), 404)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -162,17 +171,23 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
         finally:
             pool.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _not_found, 405: _not_allowed})
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    exception_handlers={404: not_found, 405: _not_allowed, Exception: _internal_error})
     app.state.holder = holder
     app.state.watcher = watcher
     app.state.graphql = graphql
     app.state.sparql = pool
-    return Guard(BodyLimit(app, limits.max_body_bytes))  # type: ignore[return-value]
+    return Guard(GZipMiddleware(BodyLimit(app, limits.max_body_bytes), minimum_size=1024))  # type: ignore[return-value]
 
 
-async def _not_found(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse(error_body(f"No such route: {request.url.path}. The service answers /graphql, /sparql, "
-                                   "/ontology and /healthz.", "NOT_FOUND"), 404)
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's last resort (its ServerErrorMiddleware) answers with this instead of plain text."""
+    request_id = request.scope.get("state", {}).get("request_id")
+    log_internal(request_id, exc)
+    body = error_body("Internal error; the server logged it under this request id. The request may be retried.",
+                      "INTERNAL_SERVER_ERROR")
+    body["errors"][0]["extensions"]["requestId"] = request_id
+    return JSONResponse(body, 500)
 
 
 async def _not_allowed(request: Request, exc: Exception) -> JSONResponse:

@@ -16,7 +16,7 @@ log = logging.getLogger("spakg.api")
 
 # Pages are served from here only (the explorer's scripts, styles and fonts ship in the package).
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-       "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+       "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
        "form-action 'self'")
 HEADERS = {
     "x-content-type-options": "nosniff",

@@ -481,6 +481,8 @@ class PathStep(graphene.ObjectType):
     source = graphene.Field(Concept, required=True, name="from")
     relation = graphene.String(required=True)
     target = graphene.Field(Concept, required=True, name="to")
+    sources = graphene.List(graphene.NonNull(Provenance), required=True,
+                            description="The sentences the step's axiom rests on (empty for an unannotated subclass link)")
 
 
 class OntologyInfo(graphene.ObjectType):
@@ -617,7 +619,7 @@ class Query(graphene.ObjectType):
     def resolve_path(root, info, source, target):
         concepts = kb(info).concepts
         steps = concepts.path(concepts.get(source), concepts.get(target))
-        return None if steps is None else [PathStep(a, how, b) for a, how, b in steps]
+        return None if steps is None else [PathStep(s.source, s.relation, s.target, s.sources) for s in steps]
 
 
 schema = graphene.Schema(query=Query, auto_camelcase=True)

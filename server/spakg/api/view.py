@@ -28,7 +28,7 @@ from graphql_server.exceptions import GraphQLValidationError
 from graphql_server.http.exceptions import HTTPException
 from graphql_server.runtime import execute
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from ..errors import SpakgError
@@ -174,6 +174,12 @@ class SpakgGraphQL(GraphQL):
         if not isinstance(value, dict):
             raise Refused(400, "BAD_REQUEST", "The body must be a JSON object {\"query\": ..., \"variables\": ...}.")
         return value
+
+    async def render_graphql_ide(self, request, request_data) -> Response:
+        """GraphiQL from this package's own files (graphql-server's page loads it from a CDN)."""
+        from ..web.pages import graphiql_html
+
+        return HTMLResponse(graphiql_html())
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)

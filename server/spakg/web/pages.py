@@ -1,0 +1,185 @@
+"""The educators' explorer: server-rendered pages over the same compiled knowledge as the GraphQL API.
+
+Every view is a permalink and works with JavaScript off; scripts (search suggestions, the neighbourhood graph,
+GraphiQL) are files of this package, served from this origin. Pages read ``holder.current`` on each request, so a
+``--watch`` reload shows at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from ..assessment import CLASSIFICATION_NOTE, Assessment
+from ..errors import SpakgError, UnknownConcept, UnknownRule
+from ..knowledge import Knowledge
+from ..proof import inference_dict
+from ..rules import STATUS_NAMES, ConclusionItem, FindingItem, Group, QuantityItem, Rule
+from .article_view import ArticleView, quote_id
+from .patient_query import patient_from_query
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.globals.update(quote_id=quote_id, STATUS_NAMES=STATUS_NAMES, isinstance=isinstance, FindingItem=FindingItem,
+                             Group=Group, ConclusionItem=ConclusionItem, QuantityItem=QuantityItem, Rule=Rule)
+STATUS_TEXT = {"MET": ("✓", "Met"), "NOT_MET": ("✗", "Not met"), "UNDETERMINED": ("?", "Undetermined")}
+templates.env.globals["STATUS_TEXT"] = STATUS_TEXT
+
+
+class Views:
+    """Per-version views that take more than a request's time to build (the article), built once per version."""
+
+    def __init__(self) -> None:
+        self._article: dict[str, ArticleView] = {}
+
+    def article(self, k: Knowledge) -> ArticleView:
+        view = self._article.get(k.content_hash)
+        if view is None:
+            if len(self._article) > 3:
+                self._article.clear()
+            view = self._article[k.content_hash] = ArticleView(k)
+        return view
+
+
+def explorer_routes(current: Callable[[], Knowledge]) -> list:
+    views = Views()
+
+    def page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+        started = time.perf_counter()
+        k = current()
+        response = templates.TemplateResponse(request, name, {"k": k, "note": CLASSIFICATION_NOTE, **context},
+                                              status_code=status)
+        response.headers["server-timing"] = f"render;dur={(time.perf_counter() - started) * 1e3:.1f}"
+        return response
+
+    def not_found(request: Request, what: str, ref: str, suggestions: list[str]) -> HTMLResponse:
+        return page(request, "not_found.html", 404, what=what, ref=ref, suggestions=suggestions)
+
+    async def home(request: Request) -> HTMLResponse:
+        k = current()
+        q = request.query_params.get("q", "").strip()[:100]
+        results = k.concepts.search(q)[:50] if q else []
+        roots = [c for c in k.concepts if not c.parents and c.children]
+        return page(request, "home.html", q=q, results=results, roots=sorted(roots, key=lambda c: c.label.lower()))
+
+    async def suggest(request: Request) -> JSONResponse:
+        q = request.query_params.get("q", "").strip()[:100]
+        found = current().concepts.search(q)[:10] if q else []
+        return JSONResponse([{"id": c.id, "label": c.label} for c in found])
+
+    async def concept(request: Request) -> HTMLResponse:
+        k = current()
+        ref = request.path_params["id"]
+        try:
+            c = k.concepts.get(ref)
+        except UnknownConcept:
+            return not_found(request, "concept", ref, k.concepts.suggest(ref))
+        used_by = k.rules.by_concept.get(c.id, [])
+        concluded_by = [r for r in k.rules.order if r.concludes is c]
+        return page(request, "concept.html", c=c, used_by=used_by, concluded_by=concluded_by)
+
+    async def neighbours(request: Request) -> JSONResponse:
+        k = current()
+        try:
+            c = k.concepts.get(request.path_params["id"])
+        except UnknownConcept as exc:
+            return JSONResponse({"error": str(exc), "code": exc.code}, status_code=404)
+        nodes = {c.id: c.label}
+        edges = []
+        for p in c.parents:
+            nodes[p.id] = p.label
+            edges.append({"source": c.id, "target": p.id, "label": "is a kind of"})
+        for ch in c.children:
+            nodes[ch.id] = ch.label
+            edges.append({"source": ch.id, "target": c.id, "label": "is a kind of"})
+        for r in c.outgoing:
+            nodes[r.object.id] = r.object.label
+            edges.append({"source": c.id, "target": r.object.id, "label": r.label})
+        for r in c.incoming:
+            nodes[r.subject.id] = r.subject.label
+            edges.append({"source": r.subject.id, "target": c.id, "label": r.label})
+        return JSONResponse({"center": c.id, "nodes": [{"id": i, "label": label} for i, label in nodes.items()],
+                             "edges": edges})
+
+    async def article(request: Request) -> HTMLResponse:
+        view = views.article(current())
+        chosen = view.quotes.get(request.query_params.get("quote", ""))
+        return page(request, "article.html", view=view, chosen=chosen)
+
+    async def path(request: Request) -> HTMLResponse:
+        k = current()
+        a, b = request.query_params.get("from", "").strip(), request.query_params.get("to", "").strip()
+        steps, error = None, None
+        if a and b:
+            try:
+                steps = k.concepts.path(k.concepts.get(a), k.concepts.get(b))
+            except UnknownConcept as exc:
+                error = exc.message
+        return page(request, "path.html", a=a, b=b, steps=steps, error=error)
+
+    async def rules(request: Request) -> HTMLResponse:
+        return page(request, "rules.html", rules=current().rules.order)
+
+    async def rule(request: Request) -> HTMLResponse:
+        k = current()
+        ref = request.path_params["id"]
+        try:
+            r = k.rules.get(ref)
+        except UnknownRule:
+            return not_found(request, "rule", ref, _close(ref, list(k.rules.rules)))
+        used_by = [other for other in k.rules.order if r in other.depends_on()]
+        return page(request, "rule.html", r=r, used_by=used_by)
+
+    async def assess(request: Request) -> HTMLResponse:
+        k = current()
+        params = dict(request.query_params)
+        error, results, questions, scores = None, None, None, None
+        try:
+            record = patient_from_query(params)
+            if record is not None:
+                a = Assessment(k, k.facts.read(record))
+                results = [(r, inference_dict(a, r)) for r in k.rules.order]
+                questions = a.next_questions[:8]
+                scores = [s for s in a.scores if s.started]
+        except SpakgError as exc:
+            error = f"[{exc.code}] {exc.message}"
+        observable = sorted(k.facts.observable, key=lambda c: c.label.lower())
+        table = k.facts.quantities
+        quantities = {c.id: [q for q in table.by_name.values() if c.id in q.declared_on] for c in observable}
+        measured = [table[n] for n in table.measured_names if n != "age"]
+        return page(request, "assess.html", params=params, observable=observable, quantities=quantities,
+                    measurements=measured, error=error, results=results,
+                    questions=questions, scores=scores)
+
+    async def graphiql(request: Request) -> HTMLResponse:
+        return page(request, "graphiql.html")
+
+    return [
+        Route("/", home), Route("/search.json", suggest), Route("/concepts/{id}", concept),
+        Route("/concepts/{id}/graph.json", neighbours), Route("/article", article), Route("/path", path),
+        Route("/rules", rules), Route("/rules/{id}", rule), Route("/assess", assess),
+        Route("/graphiql", graphiql),
+        Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+    ]
+
+
+def _close(ref: str, names: list[str]) -> list[str]:
+    import difflib
+
+    return difflib.get_close_matches(ref, names, n=3, cutoff=0.5)
+
+
+def not_found_page(request: Request, current: Callable[[], Knowledge]) -> Response:
+    return templates.TemplateResponse(request, "not_found.html", {"k": current(), "what": "page", "ref": request.url.path,
+                                                                  "suggestions": []}, status_code=404)
+
+
+def graphiql_html() -> str:
+    return templates.get_template("graphiql.html").render()

@@ -1,0 +1,65 @@
+// The explorer's only script: search suggestions as you type, and the neighbourhood graph. Every page works without it.
+(function () {
+  "use strict";
+
+  // Suggestions: fill the <datalist> an input names, from /search.json, as the user types.
+  document.querySelectorAll("input[data-suggest]").forEach(function (input) {
+    var list = document.getElementById(input.getAttribute("list"));
+    var timer = null;
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      var q = input.value.trim();
+      if (!q) { return; }
+      timer = setTimeout(function () {
+        fetch(input.dataset.suggest + "?q=" + encodeURIComponent(q)).then(function (r) { return r.json(); })
+          .then(function (found) {
+            list.replaceChildren.apply(list, found.map(function (c) {
+              var option = document.createElement("option");
+              option.value = c.id;
+              option.label = c.label;
+              option.textContent = c.label;
+              return option;
+            }));
+          }).catch(function () { /* suggestions are a convenience: the form still works */ });
+      }, 120);
+    });
+  });
+
+  // The neighbourhood graph: the concept and its neighbours; selecting a node adds its own neighbours.
+  var box = document.getElementById("graph");
+  if (!box || typeof cytoscape === "undefined") { return; }
+  var cy = cytoscape({
+    container: box,
+    wheelSensitivity: 0.3,
+    maxZoom: 1.4,
+    minZoom: 0.3,
+    style: [
+      { selector: "node", style: { "label": "data(label)", "font-size": 11, "text-wrap": "wrap", "text-max-width": 110,
+        "background-color": "#0a58a8", "color": "#1b1f24", "width": 14, "height": 14, "text-valign": "bottom" } },
+      { selector: "node.center", style: { "background-color": "#b35c00", "width": 20, "height": 20, "font-weight": "bold" } },
+      { selector: "edge", style: { "width": 1.5, "line-color": "#8c959f", "target-arrow-color": "#8c959f",
+        "target-arrow-shape": "triangle", "curve-style": "bezier", "label": "data(label)", "font-size": 9,
+        "color": "#4a5560", "text-rotation": "autorotate", "text-background-color": "#fcfdfe", "text-background-opacity": 1 } }
+    ]
+  });
+  var loaded = {};
+  function expand(url, center) {
+    if (loaded[url]) { return; }
+    loaded[url] = true;
+    fetch(url).then(function (r) { return r.json(); }).then(function (g) {
+      g.nodes.forEach(function (n) {
+        if (cy.getElementById(n.id).empty()) { cy.add({ group: "nodes", data: { id: n.id, label: n.label } }); }
+      });
+      g.edges.forEach(function (e) {
+        var id = e.source + "|" + e.label + "|" + e.target;
+        if (cy.getElementById(id).empty()) { cy.add({ group: "edges", data: { id: id, source: e.source, target: e.target, label: e.label } }); }
+      });
+      if (center) { cy.getElementById(g.center).addClass("center"); }
+      cy.layout({ name: "concentric", minNodeSpacing: 70, animate: false, padding: 30,
+                  concentric: function (n) { return n.hasClass("center") ? 2 : 1; }, levelWidth: function () { return 1; } }).run();
+    });
+  }
+  cy.on("tap", "node", function (evt) { expand("/concepts/" + encodeURIComponent(evt.target.id()) + "/graph.json", false); });
+  cy.on("dbltap", "node", function (evt) { window.location = "/concepts/" + encodeURIComponent(evt.target.id()); });
+  expand(box.dataset.src, true);
+})();

@@ -1,0 +1,125 @@
+"""Issue 9, in a real browser: headless Chromium (Debian's `chromium`, driven by Playwright) walks an educator's path
+through the explorer at phone and desktop width, failing on any console error or any request to another host, and
+saves a screenshot of each step (to $SPAKG_SCREENSHOTS, or the test's temporary directory)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from support import running_server
+
+CHROMIUM = os.environ.get("SPAKG_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the [test] extra)")
+if not Path(CHROMIUM).exists():
+    pytest.skip("no Chromium: apt-get install chromium (or set SPAKG_CHROMIUM); .ci/run installs it",
+                allow_module_level=True)
+
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def base():
+    with running_server("--log-level", "warning") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    where = Path(os.environ.get("SPAKG_SCREENSHOTS") or tmp_path)
+    where.mkdir(parents=True, exist_ok=True)
+    return where
+
+
+@pytest.mark.parametrize("width", [390, 1400])
+def test_an_educators_walk_through_the_explorer(base, browser, shots, width):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("response", lambda r: problems.append(f"{r.status} for {r.url}") if r.status >= 400 else None)
+    host = urlparse(base).netloc
+    page.on("request", lambda r: problems.append(f"request to another host: {r.url}")
+            if urlparse(r.url).scheme in ("http", "https") and urlparse(r.url).netloc != host else None)
+
+    def shot(name: str, full: bool = False) -> None:
+        page.screenshot(path=str(shots / f"{width}-{name}.png"), full_page=full)
+
+    # search "uveitis" and open its card
+    page.goto(base + "/")
+    page.get_by_label("Search concepts by name or synonym").fill("uveitis")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url("**/?q=uveitis")
+    shot("1-search")
+    page.locator("ul.results").get_by_role("link", name="uveitis", exact=True).click()
+    page.wait_for_url("**/concepts/Uveitis")
+    assert page.get_by_role("heading", level=1).inner_text() == "uveitis"
+    page.wait_for_function("document.querySelectorAll('#graph canvas').length > 0")
+    shot("2-concept", full=True)
+
+    # the sentence a relation rests on, in the article, with what rests on it
+    page.locator("#relations").get_by_role("link", name="These overlaps reflect shared immune pathways", exact=False).click()
+    page.wait_for_url("**/article?quote=*")
+    quote_id = page.url.rsplit("#", 1)[-1]
+    assert page.locator(f"#{quote_id}").count() == 1
+    panel = page.locator("aside.rests")
+    assert "shares immune pathways" in panel.inner_text()
+    assert panel.is_visible()
+    shot("3-article")
+
+    # how uveitis is connected to axial SpA, step by step with sentences
+    page.goto(base + "/concepts/Uveitis")
+    page.get_by_role("link", name="How is uveitis connected to axial spondyloarthritis?").click()
+    page.wait_for_url("**/path?*")
+    steps = page.locator("ol.path > li")
+    assert steps.count() == 2 and "It is commonly part of axial spondyloarthritis" in steps.nth(1).inner_text()
+    shot("4-path", full=True)
+
+    # the ASAS axial SpA criterion as a tree
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Criteria").click()
+    page.get_by_role("link", name="ASAS classification criteria for axial spondyloarthritis").click()
+    page.wait_for_url("**/rules/AsasAxialSpaCriteria")
+    assert "Rudwaleit" in page.content()
+    shot("5-rule", full=True)
+
+    # try a patient: answer a few findings, read the MET rule's proof
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Try a patient").click()
+    page.get_by_label("Age (years)").fill("27")
+    for finding in ("back pain", "insidious onset", "HLA-B27 positive", "sacroiliitis on MRI"):
+        page.get_by_label(f"{finding}: yes", exact=True).check()
+    page.get_by_label("back pain: age at onset (years)").fill("25")
+    page.get_by_label("back pain: duration (months)").fill("24")
+    page.get_by_role("button", name="Assess").click()
+    page.wait_for_url("**/assess?*")
+    outcome = page.locator("li.rule-outcome", has_text="ASAS classification criteria for axial spondyloarthritis")
+    assert "Met" in outcome.locator(".status").first.inner_text()
+    assert "imaging arm" in outcome.inner_text().lower() or "sacroiliitis" in outcome.inner_text().lower()
+    assert "Classification criteria are not a diagnosis" in page.content()
+    shot("6-patient")
+    outcome.scroll_into_view_if_needed()
+    shot("7-proof")
+
+    # GraphiQL works offline from the package's own files
+    page.goto(base + "/graphql")
+    page.wait_for_selector(".graphiql-container")
+    page.locator(".graphiql-execute-button").click()
+    page.wait_for_function("document.querySelector('.result-window') && "
+                           "document.querySelector('.result-window').innerText.includes('shares immune pathways')")
+    shot("8-graphiql")
+
+    context.close()
+    assert problems == []
