@@ -33,42 +33,94 @@ def cmd_serve(args) -> int:
     return run(options, args.host, args.port, args.log_level, args.workers)
 
 
+def _records(source: str):
+    """Patient records one at a time. JSON lines (each line a complete record) are streamed, so memory stays flat
+    however many patients; a JSON object or list spread over lines is read whole."""
+    stream = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115 - closed below
+    try:
+        first = next((line for line in stream if line.strip()), "")
+        if not first:
+            return
+        try:
+            record = json.loads(first)
+        except ValueError:  # one JSON document over several lines
+            data = json.loads(first + stream.read())
+            yield from data if isinstance(data, list) else [data]
+            return
+        yield from record if isinstance(record, list) else [record]
+        for line in stream:
+            if line.strip():
+                yield json.loads(line)
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+
+
 def _read_patients(knowledge, source: str):
-    text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    stripped = text.lstrip()
     suffix = "" if source == "-" else Path(source).suffix.lower()
-    if suffix in (".ttl", ".turtle") or (not stripped.startswith(("{", "[")) and suffix != ".jsonl"):
-        return knowledge.patients_from_rdf(text, "turtle")
-    if suffix == ".jsonld" or '"@context"' in stripped[:2000]:
-        return knowledge.patients_from_rdf(text, "json-ld")
-    if suffix == ".jsonl" or "\n{" in stripped:
-        records = [json.loads(line) for line in text.splitlines() if line.strip()]
-    else:
-        data = json.loads(text)
-        records = data if isinstance(data, list) else [data]
-    return (knowledge.facts.patient(r.get("findings", []), r.get("id")) for r in records)
+    if suffix in (".ttl", ".turtle", ".jsonld"):
+        text = Path(source).read_text(encoding="utf-8")
+        return knowledge.patients_from_rdf(text, "turtle" if suffix != ".jsonld" else "json-ld")
+    return (knowledge.facts.read(r) for r in _records(source))
 
 
 def cmd_assess(args) -> int:
     from .assessment import Assessment
-    from .proof import assessment_dict
+    from .proof import assessment_json
     from .prov import assessment_graph
+    from .rules import STATUS_NAMES
 
     knowledge = _knowledge(args)
-    patients = list(_read_patients(knowledge, args.file))
-    show_progress = sys.stderr.isatty() and len(patients) > 1
-    for n, facts in enumerate(patients, 1):
+    rules = knowledge.rules.order
+    progress = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        progress = tqdm(unit=" patients", file=sys.stderr)
+    out = sys.stdout
+    for facts in _read_patients(knowledge, args.file):
         a = Assessment(knowledge, facts)
         if args.format == "turtle":
-            sys.stdout.write(assessment_graph(a).serialize(format="turtle"))
+            out.write(assessment_graph(a).serialize(format="turtle"))
+        elif args.detail == "proof":
+            out.write(assessment_json(a).decode("utf-8") + "\n")
+        elif args.detail == "outcomes":
+            out.write(json.dumps({"id": a.patient_id, **{r.id: STATUS_NAMES[s] for r, s in zip(rules, a.statuses,
+                                                                                                  strict=True)}}) + "\n")
         else:
-            out = assessment_dict(a)
-            print(json.dumps(out, ensure_ascii=False, indent=None if len(patients) > 1 else 2))
-        if show_progress:
-            done = int(30 * n / len(patients))
-            print(f"\r[{'#' * done}{'.' * (30 - done)}] {n}/{len(patients)}", end="", file=sys.stderr)
-    if show_progress:
-        print(file=sys.stderr)
+            summary = {r.id: {"status": STATUS_NAMES[s], "summary": a.summary(a.proof.step(r))}
+                       for r, s in zip(rules, a.statuses, strict=True)}
+            out.write(json.dumps({"id": a.patient_id, "rules": summary}, ensure_ascii=False) + "\n")
+        if progress is not None:
+            progress.update()
+    if progress is not None:
+        progress.close()
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from .synth import write_cohort
+
+    knowledge = _knowledge(args)
+    n = write_cohort(knowledge, args.n, args.out, seed=args.seed)
+    print(f"wrote {n:,} synthetic patients to {args.out} (synthetic: never real patients)", file=sys.stderr)
+    return 0
+
+
+def cmd_screen(args) -> int:
+    from .cohort_report import build_report
+    from .screen import screen
+
+    ontology = str(args.ontology) if args.ontology else None
+    run = screen(Path(args.cohort), Path(args.out), ontology, workers=args.workers, scheduler=args.scheduler)
+    report = build_report(_knowledge(args), run.out, Path(args.cohort), seconds=run.seconds)
+    print(report.as_text())
+    print(f"\n{run.patients / run.seconds:,.0f} patients/s ({run.patients:,} in {run.seconds:.1f} s, "
+          f"{'scheduler ' + args.scheduler if args.scheduler else f'{args.workers} local workers'})", file=sys.stderr)
+    if args.report_json:
+        Path(args.report_json).write_text(json.dumps(report.as_dict(), indent=2), encoding="utf-8")
+    if args.report_html:
+        Path(args.report_html).write_text(report.as_html(), encoding="utf-8")
     return 0
 
 
@@ -155,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     assess = sub.add_parser("assess", help="assess patients from a file (Turtle, JSON-LD, JSON or JSON lines; - for stdin)")
     assess.add_argument("file")
     assess.add_argument("--format", choices=["json", "turtle"], default="json", help="turtle: the PROV-O proof")
+    assess.add_argument("--detail", choices=["outcomes", "summary", "proof"], default="summary",
+                        help="per patient and line: each rule's status; with its one-line summary; the whole proof")
     assess.set_defaults(func=cmd_assess)
 
     quote = sub.add_parser("quote", help="print a provenance resource (with offsets) for a verbatim quote of the article")
@@ -190,14 +244,30 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--requests", type=int, default=2000)
     bench.set_defaults(func=cmd_bench)
 
-    # both `spakg --ontology DIR serve` and `spakg serve --ontology DIR` work
-    for p in (serve, assess, check, regress, bench):
-        p.add_argument("--ontology", type=Path, default=argparse.SUPPRESS)
+    synth = sub.add_parser("synth", help="write a synthetic cohort (JSON lines or Parquet); never real patients")
+    synth.add_argument("--n", type=int, default=10_000)
+    synth.add_argument("--out", required=True, help="cohort.jsonl or cohort.parquet")
+    synth.add_argument("--seed", type=int, default=1)
+    synth.set_defaults(func=cmd_synth)
+
+    scr = sub.add_parser("screen", help="screen a cohort (JSON lines or Parquet) on Dask; Parquet out, a report")
+    scr.add_argument("cohort", help="cohort.jsonl, cohort.parquet or a directory of Parquet files")
+    scr.add_argument("--out", required=True, help="directory for the results (Parquet parts)")
+    scr.add_argument("--workers", type=int, default=2, help="local Dask worker processes (default 2)")
+    scr.add_argument("--scheduler", default=None, help="an existing Dask cluster, e.g. tcp://host:8786")
+    scr.add_argument("--report-json", default=None, metavar="FILE")
+    scr.add_argument("--report-html", default=None, metavar="FILE")
+    scr.set_defaults(func=cmd_screen)
+
     soak = sub.add_parser("soak", help="mixed and hostile traffic against a fresh server: 5xx, uncoded errors, latency, memory")
     soak.add_argument("--minutes", type=float, default=10)
     soak.add_argument("--concurrency", type=int, default=16)
     soak.add_argument("--port", type=int, default=8790)
     soak.set_defaults(func=cmd_soak)
+
+    # both `spakg --ontology DIR serve` and `spakg serve --ontology DIR` work
+    for p in (serve, assess, check, regress, bench, synth, scr):
+        p.add_argument("--ontology", type=Path, default=argparse.SUPPRESS)
 
     args = parser.parse_args(argv)
     _choose_checkout(args)

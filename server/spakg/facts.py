@@ -266,9 +266,16 @@ class FactSpace:
                 raise ContradictoryFacts(f"{concept.id} is given two values for {name}: {old[0]:g} and {value:g}.",
                                          concept=concept.id)
             values[key] = (value, value)
+        stated = set(values)
         for concept, i, name, value in numbers:
             for key in self._carried(concept, i, name):
-                values.setdefault(key, (value, value))
+                if key in stated:
+                    continue
+                old = values.get(key)
+                # two subclasses carrying different numbers to one class (a mixed pain's onset at 29, a mechanical
+                # pain's at 47, both the back pain's): the class's number is known only to lie between them — never
+                # whichever came first
+                values[key] = (value, value) if old is None else (min(old[0], value), max(old[1], value))
         return values
 
     def _carried(self, concept: Concept, i: int, name: str) -> tuple[int, ...]:
@@ -320,8 +327,12 @@ class FactSpace:
         """Each score's interval from its inputs (unknown ones over their range); a score stated directly must lie
         within it."""
         for q, formula in self.scores:
-            lo, hi = formula.interval(values)
             stated = given.get(q.name)
+            if stated is None and not formula.slots & values.keys():
+                slot = self.quantities.slot(q.name)  # nothing it reads is known: the score spans its whole range
+                values[slot] = self._score_defaults[slot]
+                continue
+            lo, hi = formula.interval(values)
             if stated is None:
                 values[self.quantities.slot(q.name)] = (lo, hi)
             elif not lo - 1e-9 <= stated <= hi + 1e-9:

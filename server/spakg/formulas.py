@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from rdflib import Graph
 from rdflib.term import Node
@@ -85,7 +86,7 @@ class Formula:
             return (math.floor(round(lo, NOISE)), math.floor(round(hi, NOISE)))
         return (round(lo, NOISE), round(hi, NOISE))
 
-    @property
+    @cached_property
     def slots(self) -> frozenset[int]:
         return frozenset(t.slot for t in self.terms)
 

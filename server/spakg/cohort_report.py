@@ -1,0 +1,151 @@
+"""The cohort report: per rule, how many patients are MET, NOT_MET and UNDETERMINED, and which single questions would
+settle the most undetermined ones — as a terminal table, JSON, and a self-contained HTML page with an inline SVG chart
+(no script, no outside file)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+
+from .assessment import CLASSIFICATION_NOTE, Assessment
+from .knowledge import Knowledge
+
+STATUSES = ("MET", "NOT_MET", "UNDETERMINED")
+SAMPLE = 2000
+
+
+@dataclass
+class RuleCounts:
+    id: str
+    label: str
+    counts: dict[str, int]
+
+    def share(self, status: str, total: int) -> float:
+        return 100.0 * self.counts.get(status, 0) / total if total else 0.0
+
+
+@dataclass
+class CohortReport:
+    patients: int
+    unreadable: int
+    rules: list[RuleCounts]
+    questions: list[dict] = field(default_factory=list)   # {"ask", "settles_patients", "rules"}
+    sampled: int = 0
+    seconds: float | None = None
+    disclaimer: str = ""
+
+    def as_dict(self) -> dict:
+        total = self.patients - self.unreadable
+        return {"patients": self.patients, "unreadable": self.unreadable, "seconds": self.seconds,
+                "rules": [{"id": r.id, "label": r.label, **{s: r.counts.get(s, 0) for s in STATUSES},
+                           **{f"{s}_percent": round(r.share(s, total), 2) for s in STATUSES}} for r in self.rules],
+                "nextQuestions": {"sampledUndeterminedPatients": self.sampled, "questions": self.questions},
+                "note": CLASSIFICATION_NOTE, "disclaimer": self.disclaimer}
+
+    def as_text(self) -> str:
+        total = self.patients - self.unreadable
+        lines = [f"{self.patients:,} patients screened" + (f" in {self.seconds:.1f} s" if self.seconds else "")
+                 + (f"; {self.unreadable:,} rows could not be read (see the error column)" if self.unreadable else ""),
+                 "", f"{'rule':40s} {'MET':>16s} {'NOT_MET':>16s} {'UNDETERMINED':>16s}"]
+        for r in self.rules:
+            cells = [f"{r.counts.get(s, 0):>9,} {r.share(s, total):5.1f}%" for s in STATUSES]
+            lines.append(f"{r.id[:40]:40s} " + " ".join(cells))
+        if self.questions:
+            lines += ["", f"next questions (from {self.sampled:,} sampled undetermined patients):"]
+            lines += [f"  {q['settles_patients']:>6,}  {q['ask']}  ({', '.join(q['rules'][:4])})" for q in self.questions]
+        lines += ["", CLASSIFICATION_NOTE]
+        return "\n".join(lines)
+
+    def as_html(self) -> str:
+        total = max(1, self.patients - self.unreadable)
+        colours = {"MET": "#1a6b2f", "NOT_MET": "#9b1c1c", "UNDETERMINED": "#b38600"}
+        bar_w, row_h = 520, 26
+        bars = []
+        for n, r in enumerate(self.rules):
+            x = 0.0
+            y = n * row_h
+            bars.append(f'<text x="0" y="{y + 17}" font-size="12">{escape(r.id)}</text>')
+            for s in STATUSES:
+                w = bar_w * r.counts.get(s, 0) / total
+                if w > 0:
+                    bars.append(f'<rect x="{260 + x:.1f}" y="{y + 4}" width="{w:.1f}" height="{row_h - 8}" '
+                                f'fill="{colours[s]}"><title>{escape(r.id)}: {s} {r.counts.get(s, 0):,}</title></rect>')
+                x += w
+        height = len(self.rules) * row_h + 10
+        rows = "".join(f"<tr><th scope='row'>{escape(r.label)}</th>" + "".join(
+            f"<td>{r.counts.get(s, 0):,} ({r.share(s, total):.1f}%)</td>" for s in STATUSES) + "</tr>" for r in self.rules)
+        questions = "".join(f"<li>{escape(q['ask'])}: would settle {q['settles_patients']:,} of the "
+                            f"{self.sampled:,} sampled undetermined patients ({escape(', '.join(q['rules']))})</li>"
+                            for q in self.questions)
+        legend = " ".join(f'<span><svg width="12" height="12" aria-hidden="true"><rect width="12" height="12" '
+                          f'fill="{colours[s]}"/></svg> {s.replace("_", " ").lower()}</span>' for s in STATUSES)
+        return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Cohort screen · spakg</title>
+<style>body{{font:15px/1.5 system-ui,sans-serif;color:#1b1f24;max-width:62rem;margin:1rem auto;padding:0 1rem}}
+table{{border-collapse:collapse;width:100%}}th,td{{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #e5e9ee}}
+.note{{background:#f3f6f9;padding:.5rem .75rem;border-left:4px solid #c9d1d9}}svg text{{fill:#1b1f24}}</style></head><body>
+<h1>Cohort screen</h1>
+<p>{self.patients:,} patients{f"; {self.unreadable:,} rows could not be read" if self.unreadable else ""}.</p>
+<p class="note"><strong>{escape(CLASSIFICATION_NOTE)}</strong> {escape(self.disclaimer)}</p>
+<h2>Each rule's outcome</h2><p>{legend}</p>
+<svg role="img" aria-label="Share of patients met, not met and undetermined for each rule" width="800" height="{height}"
+ viewBox="0 0 800 {height}">{"".join(bars)}</svg>
+<table><thead><tr><th scope="col">Rule</th><th scope="col">Met</th><th scope="col">Not met</th>
+<th scope="col">Undetermined</th></tr></thead><tbody>{rows}</tbody></table>
+<h2>Questions that would settle the most undetermined patients</h2><ol>{questions}</ol>
+</body></html>"""
+
+
+def build_report(k: Knowledge, results: Path, source: Path | None = None, seconds: float | None = None) -> CohortReport:
+    """Counts from the screen's output; next questions from a sample of the input's undetermined patients."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    table = ds.dataset(str(results), format="parquet").to_table()
+    unreadable = table.num_rows - pc.sum(pc.is_null(table["error"])).as_py() if table.num_rows else 0
+    rules = []
+    for rule in k.rules.order:
+        counts = {row["values"]: row["counts"] for row in pc.value_counts(table[rule.id].cast("string")).to_pylist()
+                  if row["values"] is not None}
+        rules.append(RuleCounts(rule.id, rule.label, counts))
+    report = CohortReport(table.num_rows, unreadable, rules, seconds=seconds, disclaimer=k.disclaimer)
+    if source is not None:
+        report.sampled, report.questions = _questions(k, source)
+    return report
+
+
+def _questions(k: Knowledge, source: Path, limit: int = 10) -> tuple[int, list[dict]]:
+    """The first ``SAMPLE`` undetermined patients of the input: for each question, how many it would settle."""
+    from .cohort import Layout, records_from_frame
+
+    if source.suffix == ".jsonl":
+        with source.open(encoding="utf-8") as f:
+            records = [json.loads(line) for line in itertools.islice(f, SAMPLE * 3) if line.strip()]
+    else:
+        import pyarrow.dataset as ds
+
+        frame = ds.dataset(str(source), format="parquet").head(SAMPLE * 3).to_pandas()
+        records = [r for r in records_from_frame(Layout.of(k), frame) if isinstance(r, dict)]
+    settled: Counter = Counter()
+    which: dict[str, Counter] = {}
+    sampled = 0
+    for record in records:
+        try:
+            a = Assessment(k, k.facts.read(record))
+        except Exception:
+            continue
+        if 1 not in a.statuses:
+            continue
+        sampled += 1
+        for q in a.next_questions:
+            ask = (q.concept.label if q.concept else q.quantity) + (f" ({q.quantity})" if q.concept and q.quantity else "")
+            settled[ask] += 1
+            which.setdefault(ask, Counter()).update(r.id for r in q.settles)
+        if sampled >= SAMPLE:
+            break
+    return sampled, [{"ask": ask, "settles_patients": n, "rules": [r for r, _ in which[ask].most_common()]}
+                     for ask, n in settled.most_common(limit)]

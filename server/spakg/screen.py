@@ -1,0 +1,147 @@
+"""`spakg screen`: a cohort through ``cohort.screen_records`` on Dask — a local cluster by default, or an existing one —
+written to Parquet (one row per patient: row, id, a column per rule, error), then summed up in a cohort report.
+
+Parquet input is read by the workers themselves (``dask.dataframe.read_parquet``); JSON lines are read here in chunks
+and sent to them. Each worker loads the ontology once (``_knowledge``)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .cohort import Layout, output_columns, records_from_frame, screen_records
+from .knowledge import Knowledge
+
+CHUNK_LINES = 50_000
+_LOADED: dict[str | None, Knowledge] = {}
+
+
+def _knowledge(ontology: str | None) -> Knowledge:
+    """The ontology, loaded once per worker process."""
+    k = _LOADED.get(ontology)
+    if k is None:
+        k = _LOADED[ontology] = Knowledge.load(Path(ontology) if ontology else None)
+    return k
+
+
+def _frame(columns: dict[str, list], rules: list[str]):
+    import pandas as pd
+
+    frame = pd.DataFrame(columns)
+    for rule in rules:
+        frame[rule] = frame[rule].astype("category").cat.set_categories(["NOT_MET", "UNDETERMINED", "MET"])
+    return frame
+
+
+def screen_partition(frame, ontology: str | None, offsets: list[int], partition_info=None):
+    """One Parquet partition: its rows' records screened (the function every worker runs)."""
+    k = _knowledge(ontology)
+    number = partition_info["number"] if partition_info else 0
+    first = offsets[number] if number < len(offsets) else 0
+    columns = screen_records(k, records_from_frame(Layout.of(k), frame), first)
+    return _frame(columns, [r.id for r in k.rules.order])
+
+
+def screen_lines(lines: list[str], ontology: str | None, first: int):
+    """One chunk of JSON lines (blank lines count as rows too, so row numbers are line numbers from 0)."""
+    k = _knowledge(ontology)
+
+    def records():
+        for line in lines:
+            try:
+                yield json.loads(line)
+            except ValueError as exc:
+                from .errors import InvalidFacts
+
+                yield InvalidFacts(f"line is not JSON: {exc}")
+
+    return _frame(screen_records(k, records(), first), [r.id for r in k.rules.order])
+
+
+def output_schema(rules: list[str]):
+    import pyarrow as pa
+
+    status = pa.dictionary(pa.int8(), pa.string())
+    return pa.schema([("row", pa.int64()), ("id", pa.string()), *((r, status) for r in rules), ("error", pa.string())])
+
+
+@dataclass
+class ScreenRun:
+    patients: int
+    seconds: float
+    out: Path
+
+
+def screen(source: Path, out: Path, ontology: str | None = None, workers: int = 2, scheduler: str | None = None,
+           progress: bool = False) -> ScreenRun:
+    import dask
+    import dask.dataframe as dd
+    from dask.distributed import Client, LocalCluster
+
+    started = time.perf_counter()
+    k = _knowledge(ontology)
+    rules = [r.id for r in k.rules.order]
+    meta = _frame({c: [] for c in output_columns(k)}, rules).astype({"row": "int64", "id": "object", "error": "object"})
+    cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                  dashboard_address=None)
+    client = Client(scheduler or cluster)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if source.suffix == ".jsonl":
+            patients = _screen_jsonl(client, source, out, ontology)
+        else:
+            frame = dd.read_parquet(str(source))
+            lengths = frame.map_partitions(len).compute()
+            offsets = [0]
+            for n in lengths:
+                offsets.append(offsets[-1] + int(n))
+            result = frame.map_partitions(screen_partition, ontology, offsets, meta=meta)
+            with dask.config.set({"dataframe.convert-string": False}):
+                result.to_parquet(str(out), write_index=False, overwrite=True, schema=output_schema(rules))
+            patients = offsets[-1]
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return ScreenRun(patients, time.perf_counter() - started, out)
+
+
+def _screen_jsonl(client, source: Path, out: Path, ontology: str | None, window: int = 4) -> int:
+    """Chunks of lines go out as workers can take them (at most ``window`` in flight, so memory stays flat) and come
+    back in order, each written as the next part file."""
+    from collections import deque
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pending: deque = deque()
+    written = 0
+    schema = output_schema([r.id for r in _knowledge(ontology).rules.order])
+
+    def write_oldest() -> None:
+        nonlocal written
+        future = pending.popleft()
+        pq.write_table(pa.Table.from_pandas(future.result(), schema=schema, preserve_index=False),
+                       out / f"part.{written}.parquet")
+        future.release()
+        written += 1
+
+    first = 0
+    with source.open(encoding="utf-8") as lines:
+        chunk: list[str] = []
+        for line in lines:
+            chunk.append(line)
+            if len(chunk) == CHUNK_LINES:
+                pending.append(client.submit(screen_lines, chunk, ontology, first, pure=False))
+                first += len(chunk)
+                chunk = []
+                if len(pending) >= window:
+                    write_oldest()
+        if chunk:
+            pending.append(client.submit(screen_lines, chunk, ontology, first, pure=False))
+            first += len(chunk)
+    while pending:
+        write_oldest()
+    return first

@@ -1,0 +1,146 @@
+"""Issue 14: cohort screening. The one batch function answers what the one-patient path answers (every vignette,
+10,000 random patients, and property-based cases), through JSON lines and the Parquet layout alike; a real local Dask
+cluster runs a screen; a malformed row is reported with its row number and costs no other row its result."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spakg.cohort import Layout, records_from_frame, screen_records, table_from_records
+from spakg.cohort_report import build_report
+from spakg.resources import vignettes_dir
+from spakg.rules import STATUS_NAMES
+from spakg.screen import screen
+from spakg.synth import clinic_patient, random_patient
+from spakg.vignettes import load_vignettes
+
+
+def one_by_one(k, records: list[dict]) -> list[dict[str, str]]:
+    return [{r.id: STATUS_NAMES[s] for r, s in zip(k.rules.order, k.rules.decide(k.facts.read(rec)), strict=True)}
+            for rec in records]
+
+
+def by_row(k, columns: dict[str, list]) -> list[dict[str, str]]:
+    return [{r.id: columns[r.id][i] for r in k.rules.order} for i in range(len(columns["row"]))]
+
+
+def through_parquet(k, records: list[dict], tmp_path) -> dict[str, list]:
+    path = tmp_path / "cohort.parquet"
+    layout = Layout.of(k)
+    pq.write_table(table_from_records(layout, records), path)
+    frame = pq.read_table(path).to_pandas()
+    return screen_records(k, records_from_frame(layout, frame))
+
+
+def test_every_vignette_screens_as_it_assesses(knowledge, tmp_path):
+    vignettes = load_vignettes(vignettes_dir())
+    records = [v.patient for v in vignettes]
+    expected = [v.outcomes(knowledge) for v in vignettes]
+    assert by_row(knowledge, screen_records(knowledge, records)) == expected
+    assert by_row(knowledge, through_parquet(knowledge, records, tmp_path)) == expected
+
+
+def test_ten_thousand_random_patients_screen_as_they_assess(knowledge, tmp_path):
+    rng = random.Random(14)
+    records = [{"id": f"r{i}", "findings": random_patient(knowledge, rng)} for i in range(5000)]
+    records += [clinic_patient(knowledge, rng, i) for i in range(5000)]
+    expected = one_by_one(knowledge, records)
+    assert by_row(knowledge, screen_records(knowledge, records)) == expected
+    parquet = through_parquet(knowledge, records, tmp_path)
+    assert by_row(knowledge, parquet) == expected and parquet["id"] == [r["id"] for r in records]
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), clinic=st.booleans())
+def test_any_generated_patient_screens_as_it_assesses(knowledge, tmp_path_factory, seed, clinic):
+    rng = random.Random(seed)
+    record = clinic_patient(knowledge, rng) if clinic else {"findings": random_patient(knowledge, rng)}
+    expected = one_by_one(knowledge, [record])
+    assert by_row(knowledge, screen_records(knowledge, [record])) == expected
+    assert by_row(knowledge, through_parquet(knowledge, [record], tmp_path_factory.mktemp("p"))) == expected
+
+
+BAD_LINES = ['{"findings": [{"concept": "BackPain", "ageAtOnset": 300}]}',   # impossible number
+             "this is not JSON",
+             '{"findings": [{"concept": "NoSuchFinding"}]}',
+             '{"findings": [{"concept": "ImprovementWithRest"}, {"concept": "WorseningWithRest"}]}',
+             "[1, 2]"]
+
+
+def test_a_real_local_dask_cluster_screens_and_reports_bad_rows_by_number(knowledge, tmp_path):
+    rng = random.Random(3)
+    good = [clinic_patient(knowledge, rng, i) for i in range(300)]
+    lines = [json.dumps(r) for r in good]
+    bad_rows = {17: BAD_LINES[0], 100: BAD_LINES[1], 150: BAD_LINES[2], 222: BAD_LINES[3], 299: BAD_LINES[4]}
+    for row, text in sorted(bad_rows.items()):
+        lines.insert(row, text)
+    cohort = tmp_path / "cohort.jsonl"
+    cohort.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run = screen(cohort, tmp_path / "out", workers=2)
+    table = pq.read_table(tmp_path / "out").to_pandas().sort_values("row")
+    assert run.patients == len(lines) == len(table)
+    errors = dict(zip(table["row"], table["error"], strict=True))
+    assert {r for r, e in errors.items() if isinstance(e, str)} == set(bad_rows)
+    assert errors[17].startswith("[INVALID_VALUE]") and errors[100].startswith("[INVALID_FACTS]")
+    assert errors[150].startswith("[UNKNOWN_CONCEPT]") and errors[222].startswith("[CONTRADICTORY_FACTS]")
+    good_rows = table[table["error"].isna()]
+    expected = one_by_one(knowledge, good)
+    got = [{r.id: row[r.id] for r in knowledge.rules.order} for _, row in good_rows.iterrows()]
+    assert got == expected and list(good_rows["id"]) == [r["id"] for r in good]
+
+
+def test_parquet_on_dask_matches_and_the_report_adds_up(knowledge, tmp_path):
+    rng = random.Random(4)
+    records = [clinic_patient(knowledge, rng, i) for i in range(2000)]
+    layout = Layout.of(knowledge)
+    source = tmp_path / "cohort.parquet"
+    pq.write_table(table_from_records(layout, records), source, row_group_size=500)
+    screen(source, tmp_path / "out", workers=2)
+    table = pq.read_table(tmp_path / "out").to_pandas().sort_values("row")
+    assert list(table["row"]) == list(range(2000))
+    assert [{r.id: row[r.id] for r in knowledge.rules.order} for _, row in table.iterrows()] == one_by_one(knowledge, records)
+    report = build_report(knowledge, tmp_path / "out", source)
+    for rule in report.rules:
+        assert sum(rule.counts.values()) == 2000
+    asas = next(r for r in report.rules if r.id == "AsasAxialSpaCriteria")
+    assert asas.counts.get("MET", 0) == sum(1 for v in table["AsasAxialSpaCriteria"] if v == "MET")
+    assert report.questions and report.sampled > 0
+    html = report.as_html()
+    assert "<svg" in html and "http://" not in html.replace("http://www.w3.org", "") and "<script" not in html
+
+
+def test_spakg_assess_streams_json_lines(knowledge, tmp_path):
+    rng = random.Random(5)
+    records = [clinic_patient(knowledge, rng, i) for i in range(50)]
+    cohort = tmp_path / "c.jsonl"
+    cohort.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "spakg.cli", "assess", str(cohort), "--detail", "outcomes"],
+                         capture_output=True, text=True, timeout=120)
+    lines = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [ln.pop("id") for ln in lines] == [r["id"] for r in records]
+    assert lines == one_by_one(knowledge, records)
+    assert run.stderr == ""  # no progress bar when stderr is not a terminal
+    summary = subprocess.run([sys.executable, "-m", "spakg.cli", "assess", str(cohort)], capture_output=True, text=True,
+                             timeout=120)
+    first = json.loads(summary.stdout.splitlines()[0])
+    assert set(first["rules"]["AsasIbpCriteria"]) == {"status", "summary"}
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_spakg_synth_writes_a_cohort_every_row_of_which_reads(knowledge, tmp_path, suffix):
+    out = tmp_path / f"c{suffix}"
+    subprocess.run([sys.executable, "-m", "spakg.cli", "synth", "--n", "300", "--out", str(out)], check=True,
+                   capture_output=True, timeout=120)
+    if suffix == ".jsonl":
+        columns = screen_records(knowledge, (json.loads(line) for line in out.read_text().splitlines()))
+    else:
+        columns = screen_records(knowledge, records_from_frame(Layout.of(knowledge), pq.read_table(out).to_pandas()))
+    assert len(columns["row"]) == 300 and set(columns["error"]) == {None}
