@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spakg.cohort import Layout, records_from_frame, screen_records, table_from_records
+from spakg.cohort import ColumnScreener, Layout, records_from_frame, screen_records, table_from_records
 from spakg.cohort_report import build_report
 from spakg.resources import vignettes_dir
 from spakg.rules import STATUS_NAMES
@@ -33,11 +33,15 @@ def by_row(k, columns: dict[str, list]) -> list[dict[str, str]]:
 
 
 def through_parquet(k, records: list[dict], tmp_path) -> dict[str, list]:
+    """Both Parquet paths — records rebuilt from the rows, and the column screener the workers run — must agree."""
     path = tmp_path / "cohort.parquet"
     layout = Layout.of(k)
     pq.write_table(table_from_records(layout, records), path)
     frame = pq.read_table(path).to_pandas()
-    return screen_records(k, records_from_frame(layout, frame))
+    by_records = screen_records(k, records_from_frame(layout, frame))
+    by_columns = ColumnScreener(k, layout).screen(frame)
+    assert by_columns == by_records
+    return by_columns
 
 
 def test_every_vignette_screens_as_it_assesses(knowledge, tmp_path):

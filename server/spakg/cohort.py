@@ -86,6 +86,166 @@ def screen_records(k: Knowledge, records: Iterable[dict | Exception], first_row:
     return out
 
 
+class ColumnScreener:
+    """``screen_records`` for a partition in the cohort layout, read by columns: the fact masks of all rows are ORed
+    together with numpy, so no row becomes a dict unless it needs the record path (an error to describe, a number
+    out of range, a contradiction): those rows go through ``screen_records`` and say exactly what the record path
+    says. A test holds both paths equal on 10,000 patients and on every vignette."""
+
+    def __init__(self, k: Knowledge, layout: Layout) -> None:
+        self.k, self.layout = k, layout
+        space = k.facts
+        self.space = space
+        entries = space._entries
+        self.bits = {c: entries[c][2:6] for c in layout.findings}  # p, a if present; p, a if absent
+        table = space.quantities
+        self.number_info = {}
+        for concept, name in layout.numbers:
+            q = table[name]
+            i = space.index[concept]
+            self.number_info[(concept, name)] = (concept, table.slot(name, i), space._carried(space.observable[i], i, name),
+                                                 q.minimum, q.maximum)
+        self.patient_slots = {n: (table.slot(n), table[n].minimum, table[n].maximum) for n in table.patient_names}
+
+    def screen(self, frame, first_row: int = 0) -> dict[str, list]:
+        import numpy as np
+
+        k, layout = self.k, self.layout
+        n = len(frame)
+        columns = set(frame.columns)
+        findings = [c for c in layout.findings if c in columns]
+        width = max(1, max((b.bit_length() for c in findings for b in self.bits[c]), default=1))
+        words = (width + 63) // 64
+        masks = np.zeros((4, n, words), dtype=np.uint64)
+        state = {}
+        if findings:
+            values = frame[findings].astype("boolean")
+            present = values.fillna(False).to_numpy(bool)
+            absent = (~values).fillna(False).to_numpy(bool)
+            for i, c in enumerate(findings):
+                bits = [_words(b, words) for b in self.bits[c]]
+                for which, rows in ((0, present[:, i]), (2, absent[:, i])):
+                    if rows.any():
+                        masks[0][rows] |= bits[which]
+                        masks[1][rows] |= bits[which + 1]
+                state[c] = (present[:, i], absent[:, i])
+        p_rows = _ints(masks[0], words)
+        a_rows = _ints(masks[1], words)
+        numbers = [key for key in layout.numbers if layout.number_column(*key) in columns]
+        number_values = _floats(frame, [layout.number_column(*key) for key in numbers], n)
+        patient_names = [m for m in (*layout.measurements, "age") if m in columns and m in self.patient_slots]
+        patient_values = _floats(frame, patient_names, n)
+        ids = frame["id"].tolist() if "id" in columns else [None] * n
+        sexes = frame["sex"].tolist() if "sex" in columns else [None] * n
+        number_cells = _cells(number_values, n)      # per row: (column, value) of each number given
+        given_cells = _cells(patient_values, n)
+
+        space, finish, outcomes = self.space, self.space.closure.finish, k.rules._outcomes
+        bounds, score_formulas, defaults = space.bounds, space.score_formulas, space._score_defaults
+        statuses: list[tuple[int, ...] | None] = []
+        slow: list[int] = []
+        for r in range(n):
+            try:
+                p, a = p_rows[r], a_rows[r]
+                values: dict[int, tuple[float, float]] = {}
+                given: dict[str, float] = {}
+                cells = number_cells[r]
+                if cells:
+                    p, a = self._numbers(r, numbers, cells, state, values, p, a)
+                for j, v in given_cells[r]:
+                    name = patient_names[j]
+                    slot, low, high = self.patient_slots[name]
+                    if not low <= v <= high:
+                            raise _Slow
+                    values[slot] = (v, v)
+                    given[name] = v
+                sex = sexes[r]
+                if sex is not None and sex == sex and sex not in ("MALE", "FEMALE"):
+                    raise _Slow
+                if bounds and (cells or given):
+                    space._bound(values, given)
+                if score_formulas:
+                    if given:
+                        space._score(values, given)
+                    else:
+                        values.update(defaults)
+                p, a = finish(p, a)
+                statuses.append(outcomes(p, a, values))
+            except Exception:  # the record path will say what is wrong, in its own words
+                statuses.append(None)
+                slow.append(r)
+        out: dict[str, list] = {"row": list(range(first_row, first_row + n)),
+                                "id": [None if i is None or i != i else str(i) for i in ids]}
+        for i, rule in enumerate(k.rules.order):
+            out[rule.id] = [None if s is None else STATUS_NAMES[s[i]] for s in statuses]
+        out["error"] = [None] * n
+        if slow:
+            again = screen_records(k, records_from_frame(layout, frame.iloc[slow]))
+            for pos, r in enumerate(slow):
+                for key in out:
+                    if key != "row":
+                        out[key][r] = again[key][pos]
+        return out
+
+    def _numbers(self, r: int, numbers, cells, state, values, p: int, a: int) -> tuple[int, int]:
+        stated: set[int] = set()
+        carried: list[tuple[tuple[int, ...], float]] = []
+        for j, v in cells:
+            concept, slot, carry, low, high = self.number_info[numbers[j]]
+            if not low <= v <= high:
+                raise _Slow
+            present_col, absent_col = state.get(concept, (None, None))
+            if absent_col is not None and absent_col[r]:
+                raise _Slow
+            if present_col is None or not present_col[r]:  # a number makes its finding present
+                bits = self.bits.get(concept) or self.space._entries[concept][2:6]
+                p |= bits[0]
+                a |= bits[1]
+            if slot in values and values[slot][0] != v:
+                raise _Slow
+            values[slot] = (v, v)
+            stated.add(slot)
+            carried.append((carry, v))
+        for carry, v in carried:
+            for key in carry:
+                if key in stated:
+                    continue
+                old = values.get(key)
+                values[key] = (v, v) if old is None else (min(old[0], v), max(old[1], v))
+        return p, a
+
+
+class _Slow(Exception):
+    """This row takes the record path."""
+
+
+def _cells(matrix, n: int) -> list[list[tuple[int, float]]]:
+    """Per row, the (column, value) of each cell that is not NaN — found for the whole matrix at once."""
+    import numpy as np
+
+    out: list[list[tuple[int, float]]] = [[] for _ in range(n)]
+    if matrix.size:
+        rows, cols = np.nonzero(~np.isnan(matrix))
+        for r, j, v in zip(rows.tolist(), cols.tolist(), matrix[rows, cols].tolist(), strict=True):
+            out[r].append((j, v))
+    return out
+
+
+def _words(mask: int, words: int):
+    import numpy as np
+
+    return np.array([(mask >> (64 * w)) & 0xFFFFFFFFFFFFFFFF for w in range(words)], dtype=np.uint64)
+
+
+def _ints(words_array, words: int) -> list[int]:
+    rows = words_array.tolist()
+    if words == 1:
+        return [w[0] for w in rows]
+    if words == 2:
+        return [w[0] | (w[1] << 64) for w in rows]
+    return [sum(x << (64 * i) for i, x in enumerate(w)) for w in rows]
+
+
 def records_from_frame(layout: Layout, frame) -> Iterator[dict | Exception]:
     """Patient records from a pandas DataFrame in the cohort layout (one partition)."""
     import numpy as np

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cohort import Layout, output_columns, records_from_frame, screen_records
+from .cohort import ColumnScreener, Layout, output_columns, screen_records
 from .knowledge import Knowledge
 
 CHUNK_LINES = 50_000
@@ -40,8 +40,18 @@ def screen_partition(frame, ontology: str | None, offsets: list[int], partition_
     k = _knowledge(ontology)
     number = partition_info["number"] if partition_info else 0
     first = offsets[number] if number < len(offsets) else 0
-    columns = screen_records(k, records_from_frame(Layout.of(k), frame), first)
+    columns = _screener(k).screen(frame, first)
     return _frame(columns, [r.id for r in k.rules.order])
+
+
+_SCREENERS: dict[int, ColumnScreener] = {}
+
+
+def _screener(k: Knowledge) -> ColumnScreener:
+    found = _SCREENERS.get(id(k))
+    if found is None:
+        found = _SCREENERS[id(k)] = ColumnScreener(k, Layout.of(k))
+    return found
 
 
 def screen_lines(lines: list[str], ontology: str | None, first: int):
@@ -92,7 +102,7 @@ def screen(source: Path, out: Path, ontology: str | None = None, workers: int = 
         if source.suffix == ".jsonl":
             patients = _screen_jsonl(client, source, out, ontology)
         else:
-            frame = dd.read_parquet(str(source))
+            frame = dd.read_parquet(str(source), split_row_groups=True)
             lengths = frame.map_partitions(len).compute()
             offsets = [0]
             for n in lengths:
