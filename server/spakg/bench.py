@@ -232,6 +232,8 @@ def _wrk_ms(report: str, percentile: str) -> float:
 
 
 def run(args) -> None:
+    if getattr(args, "cohort", False):
+        bench_screen(Knowledge.load(args.ontology))
     t = time.perf_counter()
     k = Knowledge.load(args.ontology)
     load = time.perf_counter() - t
@@ -280,3 +282,31 @@ def run(args) -> None:
 
 
 __all__ = ["bench_hermit", "bench_owlrl", "bench_reasonable", "bench_reasoner", "bench_server", "cohort", "run"]
+
+
+def bench_screen(k: Knowledge, sizes=(1_000, 10_000, 100_000, 1_000_000), workers: int = 2) -> None:
+    """The cost of `spakg screen` against cohort size (synthetic clinic patients, Parquet), and against findings per
+    patient (random patients with 2 to 26 findings, 20,000 each, the batch function on one core): printed."""
+    import tempfile
+
+    from .cohort import ColumnScreener, Layout, table_from_records
+    from .screen import screen
+    from .synth import write_cohort
+
+    layout = Layout.of(k)
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"spakg screen, {workers} local workers, wall time including the cluster's start:")
+        for n in sizes:
+            source = Path(tmp) / f"c{n}.parquet"
+            write_cohort(k, n, str(source))
+            run = screen(source, Path(tmp) / f"out{n}", workers=workers)
+            print(f"  {n:>9,} clinic patients: {run.seconds:6.1f} s, {n / run.seconds:9,.0f} patients/s")
+        rng = random.Random(9)
+        print("the batch function on one core (no cluster), 20,000 random patients each, against findings per patient:")
+        screener = ColumnScreener(k, layout)
+        for fewest, most in ((2, 2), (10, 10), (18, 18), (26, 26)):  # more than ~26 random findings always clash
+            records = [{"findings": random_patient(k, rng, fewest, most)} for _ in range(20_000)]
+            frame = table_from_records(layout, records).to_pandas()
+            started = time.perf_counter()
+            screener.screen(frame)
+            print(f"  {most:3d} findings per patient: {20_000 / (time.perf_counter() - started):9,.0f} patients/s")

@@ -242,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--hermit-patients", type=int, default=1000)
     bench.add_argument("--server", default=None, help="URL of a running spakg server to load-test, e.g. http://127.0.0.1:8000")
     bench.add_argument("--requests", type=int, default=2000)
+    bench.add_argument("--cohort", action="store_true",
+                       help="also time spakg screen against cohort size (10^3..10^6) and findings per patient")
     bench.set_defaults(func=cmd_bench)
 
     synth = sub.add_parser("synth", help="write a synthetic cohort (JSON lines or Parquet); never real patients")

@@ -160,7 +160,7 @@ class ColumnScreener:
                     values[slot] = (v, v)
                     given[name] = v
                 sex = sexes[r]
-                if sex is not None and sex == sex and sex not in ("MALE", "FEMALE"):
+                if not _missing(sex) and sex not in ("MALE", "FEMALE"):
                     raise _Slow
                 if bounds and (cells or given):
                     space._bound(values, given)
@@ -175,7 +175,7 @@ class ColumnScreener:
                 statuses.append(None)
                 slow.append(r)
         out: dict[str, list] = {"row": list(range(first_row, first_row + n)),
-                                "id": [None if i is None or i != i else str(i) for i in ids]}
+                                "id": [None if _missing(i) else str(i) for i in ids]}
         for i, rule in enumerate(k.rules.order):
             out[rule.id] = [None if s is None else STATUS_NAMES[s[i]] for s in statuses]
         out["error"] = [None] * n
@@ -217,6 +217,13 @@ class ColumnScreener:
 
 class _Slow(Exception):
     """This row takes the record path."""
+
+
+def _missing(value) -> bool:
+    """None, NaN or pandas' NA: a cell with nothing in it (whichever way pandas read the column)."""
+    import pandas as pd
+
+    return value is None or bool(pd.isna(value))
 
 
 def _cells(matrix, n: int) -> list[list[tuple[int, float]]]:
@@ -282,11 +289,11 @@ def records_from_frame(layout: Layout, frame) -> Iterator[dict | Exception]:
                                      f"present finding.")
                 finding[quantity] = float(row_numbers[j])
             record: dict = {"findings": list(stated.values())}
-            if ids[r] is not None and ids[r] == ids[r]:
+            if not _missing(ids[r]):
                 record["id"] = ids[r]
             if ages is not None and not math.isnan(ages[r]):
                 record["age"] = float(ages[r])
-            if sexes[r] is not None and sexes[r] == sexes[r]:
+            if not _missing(sexes[r]):
                 record["sex"] = sexes[r]
             given = measured_values[r]
             if measured:

@@ -39,7 +39,9 @@ def screen_partition(frame, ontology: str | None, offsets: list[int], partition_
     """One Parquet partition: its rows' records screened (the function every worker runs)."""
     k = _knowledge(ontology)
     number = partition_info["number"] if partition_info else 0
-    first = offsets[number] if number < len(offsets) else 0
+    first = offsets[number]
+    if offsets[number + 1] - first != len(frame):
+        raise RuntimeError(f"partition {number} has {len(frame)} rows, {offsets[number + 1] - first} expected")
     columns = _screener(k).screen(frame, first)
     return _frame(columns, [r.id for r in k.rules.order])
 
@@ -68,6 +70,21 @@ def screen_lines(lines: list[str], ontology: str | None, first: int):
                 yield InvalidFacts(f"line is not JSON: {exc}")
 
     return _frame(screen_records(k, records(), first), [r.id for r in k.rules.order])
+
+
+def _parquet_offsets(source: Path) -> list[int]:
+    """The first row of each row group, in the order Dask reads them (files in natural order, then row groups),
+    from the files' metadata: no second pass over the data."""
+    import pyarrow.parquet as pq
+    from dask.utils import natural_sort_key
+
+    files = [source] if source.is_file() else sorted(source.rglob("*.parquet"), key=lambda p: natural_sort_key(str(p)))
+    offsets = [0]
+    for f in files:
+        meta = pq.ParquetFile(f).metadata
+        for i in range(meta.num_row_groups):
+            offsets.append(offsets[-1] + meta.row_group(i).num_rows)
+    return offsets
 
 
 def output_schema(rules: list[str]):
@@ -103,10 +120,11 @@ def screen(source: Path, out: Path, ontology: str | None = None, workers: int = 
             patients = _screen_jsonl(client, source, out, ontology)
         else:
             frame = dd.read_parquet(str(source), split_row_groups=True)
-            lengths = frame.map_partitions(len).compute()
-            offsets = [0]
-            for n in lengths:
-                offsets.append(offsets[-1] + int(n))
+            offsets = _parquet_offsets(source)
+            if len(offsets) != frame.npartitions + 1:  # not one partition per row group after all: count them
+                offsets = [0]
+                for n in frame.map_partitions(len).compute():
+                    offsets.append(offsets[-1] + int(n))
             result = frame.map_partitions(screen_partition, ontology, offsets, meta=meta)
             with dask.config.set({"dataframe.convert-string": False}):
                 result.to_parquet(str(out), write_index=False, overwrite=True, schema=output_schema(rules))
