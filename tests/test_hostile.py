@@ -220,6 +220,7 @@ def test_production_switches_turn_off_introspection_and_graphiql():
         assert "introspection" in refused["errors"][0]["message"].lower()
         page = httpx.get(base + "/graphql", headers={"accept": "text/html"})
         assert "graphiql" not in page.text.lower()
+        assert httpx.get(base + "/graphiql", headers={"accept": "text/html"}).status_code == 404
         assert gql(base, "{ ontology { classCount } }")["data"]["ontology"]["classCount"] > 100
 
 

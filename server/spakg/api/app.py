@@ -154,7 +154,7 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
         Route("/healthz", healthz),
         Route("/ontology", ontology),
         Route("/sparql", sparql, methods=["GET", "POST"]),
-        *explorer_routes(lambda: holder.current),
+        *explorer_routes(lambda: holder.current, graphiql=graphiql),
     ]
 
     async def not_found(request: Request, exc: Exception) -> Response:

@@ -48,13 +48,14 @@ class Views:
         return view
 
 
-def explorer_routes(current: Callable[[], Knowledge]) -> list:
+def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True) -> list:
     views = Views()
 
     def page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
         started = time.perf_counter()
         k = current()
-        response = templates.TemplateResponse(request, name, {"k": k, "note": CLASSIFICATION_NOTE, **context},
+        response = templates.TemplateResponse(request, name, {"k": k, "note": CLASSIFICATION_NOTE, "graphiql": graphiql,
+                                                              **context},
                                               status_code=status)
         response.headers["server-timing"] = f"render;dur={(time.perf_counter() - started) * 1e3:.1f}"
         return response
@@ -158,14 +159,14 @@ def explorer_routes(current: Callable[[], Knowledge]) -> list:
                     measurements=measured, error=error, results=results,
                     questions=questions, scores=scores)
 
-    async def graphiql(request: Request) -> HTMLResponse:
+    async def graphiql_page(request: Request) -> HTMLResponse:
         return page(request, "graphiql.html")
 
     return [
         Route("/", home), Route("/search.json", suggest), Route("/concepts/{id}", concept),
         Route("/concepts/{id}/graph.json", neighbours), Route("/article", article), Route("/path", path),
         Route("/rules", rules), Route("/rules/{id}", rule), Route("/assess", assess),
-        Route("/graphiql", graphiql),
+        *([Route("/graphiql", graphiql_page)] if graphiql else []),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
 
