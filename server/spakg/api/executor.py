@@ -134,10 +134,7 @@ class CompiledQuery:
                     return None
                 raise
             except Exception as raw:
-                request.errors.append(located_error(raw, nodes, _as_list(path)))
-                if nullable:
-                    return None
-                raise _Null from None
+                return _failed(raw, request, nodes, path, nullable)
 
         return run
 
@@ -154,10 +151,7 @@ class CompiledQuery:
                     return None
                 raise
             except Exception as raw:
-                request.errors.append(located_error(raw, nodes, _as_list(path)))
-                if nullable:
-                    return None
-                raise _Null from None
+                return _failed(raw, request, nodes, path, nullable)
 
         return run
 
@@ -232,10 +226,7 @@ class CompiledQuery:
                     return None
                 raise
             except Exception as raw:
-                request.errors.append(located_error(raw, nodes, _as_list(path)))
-                if nullable:
-                    return None
-                raise _Null from None
+                return _failed(raw, request, nodes, path, nullable)
 
         return run
 
@@ -249,6 +240,15 @@ def compile_query(schema: GraphQLSchema, document: DocumentNode, operation_name:
         return CompiledQuery(schema, document, operation)
     except Unsupported:
         return None
+
+
+def _failed(raw: Exception, request: _Request, nodes: list[FieldNode], path: tuple, nullable: bool) -> None:
+    """A field or list item that raised: its error located at its path; null here, or at the nearest nullable
+    ancestor (raising _Null) when this position is non-null."""
+    request.errors.append(located_error(raw, nodes, _as_list(path)))
+    if nullable:
+        return None
+    raise _Null from None
 
 
 def _is_graphene_default(resolve: Any) -> bool:
