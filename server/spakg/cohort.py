@@ -21,6 +21,7 @@ never stops the others.
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from .errors import InvalidFacts, SpakgError
 from .knowledge import Knowledge
 from .rules import STATUS_NAMES
+from .rules.batch import BatchDecider
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,9 @@ class ColumnScreener:
             self.number_info[(concept, name)] = (concept, table.slot(name, i), space._carried(space.observable[i], i, name),
                                                  q.minimum, q.maximum)
         self.patient_slots = {n: (table.slot(n), table[n].minimum, table[n].maximum) for n in table.patient_names}
+        self.decider = BatchDecider(k.rules.compiled.items, k.rules.order)
+        lit = space.closure.lit
+        self.nbits = max((m.bit_length() for pair in lit for m in pair), default=1)
 
     def screen(self, frame, first_row: int = 0) -> dict[str, list]:
         import numpy as np
@@ -135,15 +140,43 @@ class ColumnScreener:
         number_values = _floats(frame, [layout.number_column(*key) for key in numbers], n)
         patient_names = [m for m in (*layout.measurements, "age") if m in columns and m in self.patient_slots]
         patient_values = _floats(frame, patient_names, n)
-        ids = frame["id"].tolist() if "id" in columns else [None] * n
-        sexes = frame["sex"].tolist() if "sex" in columns else [None] * n
+        ids = _texts(frame, "id", n)
+        sexes = _texts(frame, "sex", n)
         number_cells = _cells(number_values, n)      # per row: (column, value) of each number given
         given_cells = _cells(patient_values, n)
 
-        space, finish, outcomes = self.space, self.space.closure.finish, k.rules._outcomes
-        bounds, score_formulas, defaults = space.bounds, space.score_formulas, space._score_defaults
-        statuses: list[tuple[int, ...] | None] = []
+        closed_p: list[int] = []
+        closed_a: list[int] = []
+        row_values: list[dict[int, tuple[float, float]]] = []
         slow: list[int] = []
+        collecting = gc.isenabled()
+        gc.disable()  # the loop makes no reference cycles; collections in it only cost time
+        try:
+            self._rows(n, p_rows, a_rows, number_cells, given_cells, numbers, patient_names, sexes, state,
+                       closed_p, closed_a, row_values, slow)
+        finally:
+            if collecting:
+                gc.enable()
+        codes = self._decide_all(closed_p, closed_a, row_values)
+        out: dict[str, list] = {"row": list(range(first_row, first_row + n)),
+                                "id": ids}
+        names = np.array(STATUS_NAMES, dtype=object)
+        for i, rule in enumerate(k.rules.order):
+            out[rule.id] = names[codes[:, i]].tolist()
+        out["error"] = [None] * n
+        if slow:
+            again = screen_records(k, records_from_frame(layout, frame.iloc[slow]))
+            for pos, r in enumerate(slow):
+                for key in out:
+                    if key != "row":
+                        out[key][r] = again[key][pos]
+        return out
+
+    def _rows(self, n, p_rows, a_rows, number_cells, given_cells, numbers, patient_names, sexes, state,
+              closed_p, closed_a, row_values, slow) -> None:
+        """Each row's numbers, bounds, scores and closed fact masks (a row that needs an error message: to ``slow``)."""
+        space, finish = self.space, self.space.closure.finish
+        bounds, score_formulas, defaults = space.bounds, space.score_formulas, space._score_defaults
         for r in range(n):
             try:
                 p, a = p_rows[r], a_rows[r]
@@ -156,11 +189,11 @@ class ColumnScreener:
                     name = patient_names[j]
                     slot, low, high = self.patient_slots[name]
                     if not low <= v <= high:
-                            raise _Slow
+                        raise _Slow
                     values[slot] = (v, v)
                     given[name] = v
                 sex = sexes[r]
-                if not _missing(sex) and sex not in ("MALE", "FEMALE"):
+                if sex is not None and sex not in ("MALE", "FEMALE"):
                     raise _Slow
                 if bounds and (cells or given):
                     space._bound(values, given)
@@ -170,22 +203,33 @@ class ColumnScreener:
                     else:
                         values.update(defaults)
                 p, a = finish(p, a)
-                statuses.append(outcomes(p, a, values))
             except Exception:  # the record path will say what is wrong, in its own words
-                statuses.append(None)
+                p, a, values = 0, 0, {}
                 slow.append(r)
-        out: dict[str, list] = {"row": list(range(first_row, first_row + n)),
-                                "id": [None if _missing(i) else str(i) for i in ids]}
-        for i, rule in enumerate(k.rules.order):
-            out[rule.id] = [None if s is None else STATUS_NAMES[s[i]] for s in statuses]
-        out["error"] = [None] * n
-        if slow:
-            again = screen_records(k, records_from_frame(layout, frame.iloc[slow]))
-            for pos, r in enumerate(slow):
-                for key in out:
-                    if key != "row":
-                        out[key][r] = again[key][pos]
-        return out
+            closed_p.append(p)
+            closed_a.append(a)
+            row_values.append(values)
+
+    def _decide_all(self, p: list[int], a: list[int], values: list[dict[int, tuple[float, float]]]):
+        """Every row's rule statuses at once (``rules.batch``): the closed fact masks as bit matrices, each number the
+        rules compare as a pair of arrays (NaN where unknown)."""
+        import numpy as np
+
+        n = len(p)
+        width = max(8, self.nbits, *(m.bit_length() for m in p), *(m.bit_length() for m in a))
+        nbytes = (width + 7) // 8
+
+        def bits(masks: list[int]):
+            raw = b"".join(m.to_bytes(nbytes, "little") for m in masks)
+            return np.unpackbits(np.frombuffer(raw, dtype=np.uint8).reshape(n, nbytes), axis=1, bitorder="little") \
+                .astype(bool)
+
+        unknown = (np.nan, np.nan)
+        arrays = {}
+        for slot in self.decider.slots:
+            pairs = [v.get(slot, unknown) for v in values]
+            arrays[slot] = (np.fromiter((q[0] for q in pairs), np.float64, n), np.fromiter((q[1] for q in pairs), np.float64, n))
+        return self.decider.decide(bits(p), bits(a), arrays)
 
     def _numbers(self, r: int, numbers, cells, state, values, p: int, a: int) -> tuple[int, int]:
         stated: set[int] = set()
@@ -217,6 +261,14 @@ class ColumnScreener:
 
 class _Slow(Exception):
     """This row takes the record path."""
+
+
+def _texts(frame, column: str, n: int) -> list[str | None]:
+    """A text column as str or None per row (pandas may hold a missing cell as None, NaN or NA)."""
+    if column not in frame.columns:
+        return [None] * n
+    series = frame[column]
+    return [None if missing else str(value) for value, missing in zip(series.tolist(), series.isna().tolist(), strict=True)]
 
 
 def _missing(value) -> bool:

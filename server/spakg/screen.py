@@ -6,6 +6,7 @@ and sent to them. Each worker loads the ontology once (``_knowledge``)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ def _knowledge(ontology: str | None) -> Knowledge:
     k = _LOADED.get(ontology)
     if k is None:
         k = _LOADED[ontology] = Knowledge.load(Path(ontology) if ontology else None)
+        gc.collect()
+        gc.freeze()  # the ontology lives as long as the worker: the collector need not walk it again
     return k
 
 
@@ -119,7 +122,7 @@ def screen(source: Path, out: Path, ontology: str | None = None, workers: int = 
         if source.suffix == ".jsonl":
             patients = _screen_jsonl(client, source, out, ontology)
         else:
-            frame = dd.read_parquet(str(source), split_row_groups=True)
+            frame = dd.read_parquet(str(source), split_row_groups=True, dtype_backend="numpy_nullable")
             offsets = _parquet_offsets(source)
             if len(offsets) != frame.npartitions + 1:  # not one partition per row group after all: count them
                 offsets = [0]
