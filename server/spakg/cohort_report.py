@@ -105,14 +105,19 @@ def build_report(k: Knowledge, results: Path, source: Path | None = None, second
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
-    table = ds.dataset(str(results), format="parquet").to_table()
-    unreadable = table.num_rows - pc.sum(pc.is_null(table["error"])).as_py() if table.num_rows else 0
-    rules = []
-    for rule in k.rules.order:
-        counts = {row["values"]: row["counts"] for row in pc.value_counts(table[rule.id].cast("string")).to_pylist()
-                  if row["values"] is not None}
-        rules.append(RuleCounts(rule.id, rule.label, counts))
-    report = CohortReport(table.num_rows, unreadable, rules, seconds=seconds, disclaimer=k.disclaimer)
+    rule_ids = [rule.id for rule in k.rules.order]
+    counts: dict[str, Counter] = {r: Counter() for r in rule_ids}
+    patients = unreadable = 0
+    # batch by batch, so memory stays flat whatever the cohort's size
+    for batch in ds.dataset(str(results), format="parquet").to_batches(columns=[*rule_ids, "error"]):
+        patients += batch.num_rows
+        unreadable += batch.num_rows - pc.sum(pc.is_null(batch.column("error"))).as_py() if batch.num_rows else 0
+        for r in rule_ids:
+            for row in pc.value_counts(batch.column(r).cast("string")).to_pylist():
+                if row["values"] is not None:
+                    counts[r][row["values"]] += row["counts"]
+    rules = [RuleCounts(rule.id, rule.label, dict(counts[rule.id])) for rule in k.rules.order]
+    report = CohortReport(patients, unreadable, rules, seconds=seconds, disclaimer=k.disclaimer)
     if source is not None:
         report.sampled, report.questions = _questions(k, source)
     return report
@@ -126,9 +131,13 @@ def _questions(k: Knowledge, source: Path, limit: int = 10) -> tuple[int, list[d
         with source.open(encoding="utf-8") as f:
             records = [json.loads(line) for line in itertools.islice(f, SAMPLE * 3) if line.strip()]
     else:
-        import pyarrow.dataset as ds
+        import pyarrow.parquet as pq
 
-        frame = ds.dataset(str(source), format="parquet").head(SAMPLE * 3).to_pandas()
+        first = source if source.is_file() else sorted(source.rglob("*.parquet"))[0]
+        batch = next(pq.ParquetFile(first).iter_batches(batch_size=SAMPLE * 3), None)  # one batch, not a row group
+        if batch is None:
+            return 0, []
+        frame = batch.to_pandas()
         records = [r for r in records_from_frame(Layout.of(k), frame) if isinstance(r, dict)]
     settled: Counter = Counter()
     which: dict[str, Counter] = {}
