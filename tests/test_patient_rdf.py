@@ -3,6 +3,7 @@ a malformed fact is refused with what to fix, never guessed at."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -59,3 +60,12 @@ def test_cli_assess_refuses_malformed_turtle_with_a_coded_error(tmp_path):
                          timeout=120)
     assert run.returncode == 2 and run.stdout == ""
     assert run.stderr.startswith("error [INVALID_FACTS]") and "pt:ageAtOnset" in run.stderr
+
+
+def test_cli_assess_reads_turtle_from_stdin_by_its_content(knowledge):
+    turtle = """@prefix pt: <https://w3id.org/spakg/patient/> . @prefix spakg: <https://w3id.org/spakg/> .
+[] a pt:Patient ; pt:id "p1" ; pt:age 28 ; pt:hasFinding [ pt:concept spakg:BackPain ; pt:ageAtOnset 27 ] ."""
+    run = subprocess.run([sys.executable, "-m", "spakg.cli", "assess", "-", "--detail", "outcomes"], input=turtle,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["id"] == "p1"

@@ -33,35 +33,38 @@ def cmd_serve(args) -> int:
     return run(options, args.host, args.port, args.log_level, args.workers)
 
 
-def _records(source: str):
-    """Patient records one at a time. JSON lines (each line a complete record) are streamed, so memory stays flat
-    however many patients; a JSON object or list spread over lines is read whole."""
+def _read_patients(knowledge, source: str):
+    """Patients one at a time from a file (or stdin, ``-``). JSON lines (each line a complete record) are streamed, so
+    memory stays flat however many patients; Turtle, JSON-LD, and a JSON object or list spread over lines are read
+    whole. The format comes from the suffix, else from the content, as before streaming."""
+    suffix = "" if source == "-" else Path(source).suffix.lower()
     stream = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115 - closed below
     try:
         first = next((line for line in stream if line.strip()), "")
         if not first:
             return
+        if suffix in (".ttl", ".turtle", ".jsonld") or not first.lstrip().startswith(("{", "[")) or '"@context"' in first:
+            text = first + stream.read()
+            rdf = "json-ld" if suffix == ".jsonld" or '"@context"' in text[:2000] else "turtle"
+            yield from knowledge.patients_from_rdf(text, rdf)
+            return
         try:
             record = json.loads(first)
         except ValueError:  # one JSON document over several lines
-            data = json.loads(first + stream.read())
-            yield from data if isinstance(data, list) else [data]
+            text = first + stream.read()
+            if '"@context"' in text[:2000]:
+                yield from knowledge.patients_from_rdf(text, "json-ld")
+                return
+            data = json.loads(text)
+            yield from (knowledge.facts.read(r) for r in (data if isinstance(data, list) else [data]))
             return
-        yield from record if isinstance(record, list) else [record]
+        yield from (knowledge.facts.read(r) for r in (record if isinstance(record, list) else [record]))
         for line in stream:
             if line.strip():
-                yield json.loads(line)
+                yield knowledge.facts.read(json.loads(line))
     finally:
         if stream is not sys.stdin:
             stream.close()
-
-
-def _read_patients(knowledge, source: str):
-    suffix = "" if source == "-" else Path(source).suffix.lower()
-    if suffix in (".ttl", ".turtle", ".jsonld"):
-        text = Path(source).read_text(encoding="utf-8")
-        return knowledge.patients_from_rdf(text, "turtle" if suffix != ".jsonld" else "json-ld")
-    return (knowledge.facts.read(r) for r in _records(source))
 
 
 def cmd_assess(args) -> int:
