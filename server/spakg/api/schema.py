@@ -369,7 +369,6 @@ class ScoreTerm(graphene.ObjectType):
     contribution_high = graphene.Float(required=True, description="The term's greatest value for this patient")
 
 
-
 class ScoreCategory(graphene.ObjectType):
     id = graphene.ID(required=True, description="The category's rule (rule:ScoreCategory)")
     label = graphene.String(required=True)
@@ -414,7 +413,6 @@ class Score(graphene.ObjectType):
     categories = graphene.List(graphene.NonNull(ScoreCategory), required=True)
     explanation = graphene.String(required=True, description="The working, term by term")
     citations = graphene.List(graphene.NonNull(graphene.String), required=True)
-
 
 
 def _snake(d: dict) -> dict:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .items import COMPARATORS, Comparison, ConclusionItem, FindingItem, Group, Item, QuantityItem, Rule
+from .items import INTERVAL_TESTS, Comparison, ConclusionItem, FindingItem, Group, Item, QuantityItem, Rule
 
 
 class BatchDecider:
@@ -41,9 +41,14 @@ class BatchDecider:
             found = compared.get(c)
             if found is None:
                 low, high = values.get(c.slot, (nan, nan))
-                met, not_met = _conditions(c, low, high)
-                found = compared[c] = np.where(np.isnan(low), 1, np.where(met, 2, np.where(not_met, 0, 1))).astype(np.int8)
+                met, not_met = INTERVAL_TESTS[c.op]
+                with np.errstate(invalid="ignore"):  # NaN (unknown) compares false; it is UNDETERMINED below
+                    decided = np.where(met(low, high, c.value), 2, np.where(not_met(low, high, c.value), 0, 1))
+                found = compared[c] = np.where(np.isnan(low), 1, decided).astype(np.int8)
             return found
+
+        def least(comparisons: tuple[Comparison, ...]) -> np.ndarray:
+            return np.minimum.reduce([comparison(c) for c in comparisons])
 
         for item in self.items:
             if isinstance(item, FindingItem):
@@ -51,15 +56,12 @@ class BatchDecider:
                 yes, no = (present[:, bit], absent[:, bit]) if item.expects_present else (absent[:, bit], present[:, bit])
                 unknown = 2 if item.accept_unknown else 1
                 if item.comparisons:
-                    numbers = np.minimum.reduce([comparison(c) for c in item.comparisons]) if len(item.comparisons) > 1 \
-                        else comparison(item.comparisons[0])
                     # numbers only where the finding is present (a "not …" finding with numbers is not written)
-                    out = np.where(present[:, bit], numbers, np.where(absent[:, bit], 0, unknown))
+                    out = np.where(present[:, bit], least(item.comparisons), np.where(absent[:, bit], 0, unknown))
                 else:
                     out = np.where(yes, 2, np.where(no, 0, unknown))
             elif isinstance(item, QuantityItem):
-                out = np.minimum.reduce([comparison(c) for c in item.comparisons]) if len(item.comparisons) > 1 \
-                    else comparison(item.comparisons[0])
+                out = least(item.comparisons)
             elif isinstance(item, ConclusionItem):
                 source = status[item.rule.slot]  # type: ignore[union-attr]
                 out = np.where(source > 0, 2, 0) if item.accept_undetermined else source
@@ -68,8 +70,8 @@ class BatchDecider:
                 possible = np.zeros(n, np.float64)
                 for child in item.items:
                     s = status[child.slot]
-                    met += item_weight(child) * (s == 2)
-                    possible += item_weight(child) * (s > 0)
+                    met += child.weight * (s == 2)
+                    possible += child.weight * (s > 0)
                 need = item.needed
                 out = np.where(met >= need, 2, np.where(possible < need, 0, 1))
                 for r in item.requires:
@@ -79,20 +81,3 @@ class BatchDecider:
             status[item.slot] = np.asarray(out, dtype=np.int8)
         return np.stack([status[r.slot] for r in self.rules], axis=1)
 
-
-def item_weight(item: Item) -> float:
-    return item.weight
-
-
-def _conditions(c: Comparison, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    t = c.value
-    with np.errstate(invalid="ignore"):
-        if c.op == "lessThan":
-            return high < t, low >= t
-        if c.op == "atMost":
-            return high <= t, low > t
-        if c.op == "greaterThan":
-            return low > t, high <= t
-        if c.op == "atLeast":
-            return low >= t, high < t
-    raise ValueError(f"unknown comparator {c.op!r}; known: {', '.join(COMPARATORS)}")

@@ -31,14 +31,22 @@ COMPARATORS: dict[str, tuple[str, str, str]] = {
 }
 
 
+# comparator -> (MET, NOT_MET) from an interval's low and high ends and the threshold: the decisions COMPARATORS
+# writes as code, as functions (they take floats or numpy arrays alike)
+INTERVAL_TESTS = {
+    "lessThan": (lambda lo, hi, t: hi < t, lambda lo, hi, t: lo >= t),
+    "atMost": (lambda lo, hi, t: hi <= t, lambda lo, hi, t: lo > t),
+    "greaterThan": (lambda lo, hi, t: lo > t, lambda lo, hi, t: hi <= t),
+    "atLeast": (lambda lo, hi, t: lo >= t, lambda lo, hi, t: hi < t),
+}
+
+
 def decide_comparison(op: str, threshold: float, q: tuple[float, float] | None) -> int:
     """The same decision the generated code makes, for one comparison (used outside the hot path)."""
     if q is None:
         return UNDETERMINED
-    lo, hi = q
-    met, not_met = {"lessThan": (hi < threshold, lo >= threshold), "atMost": (hi <= threshold, lo > threshold),
-                    "greaterThan": (lo > threshold, hi <= threshold), "atLeast": (lo >= threshold, hi < threshold)}[op]
-    return MET if met else NOT_MET if not_met else UNDETERMINED
+    met, not_met = INTERVAL_TESTS[op]
+    return MET if met(*q, threshold) else NOT_MET if not_met(*q, threshold) else UNDETERMINED
 
 
 @dataclass(frozen=True)
