@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from .concepts import Concept
 from .facts import PatientFacts
@@ -13,6 +14,9 @@ from .knowledge import Knowledge
 from .logic import Inconsistent
 from .rules import MET, NOT_MET, UNDETERMINED, Comparison, ConclusionItem, FindingItem, Proof, QuantityItem, Rule, Step
 from .scores import ScoreValue
+
+if TYPE_CHECKING:
+    from .fhir.reader import FhirReading
 
 CLASSIFICATION_NOTE = (
     "Classification criteria are not a diagnosis. HLA-B27 alone decides nothing; normal blood tests or a negative "
@@ -41,9 +45,10 @@ class Question:
 
 
 class Assessment:
-    def __init__(self, knowledge: Knowledge, facts: PatientFacts) -> None:
+    def __init__(self, knowledge: Knowledge, facts: PatientFacts, origin: FhirReading | None = None) -> None:
         self.knowledge = knowledge
         self.facts = facts
+        self.origin = origin  # the FHIR resources the facts came from, when they came from a Bundle
         self.statuses: tuple[int, ...] = knowledge.rules.decide(facts)
 
     @cached_property

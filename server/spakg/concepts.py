@@ -25,6 +25,7 @@ class CrossReference:
     match: str              # EXACT, CLOSE, BROAD (the code is broader) or NARROW
     url: str | None         # the code in its public browser
     note: str | None = None
+    source: str | None = None  # the resource whose own cross-reference gives the code, where sources disagree ("DOID")
 
     @property
     def prefix(self) -> str:
@@ -116,22 +117,27 @@ class ConceptIndex:
 
     # ------------------------------------------------------------------ building
     @staticmethod
-    def _read_mappings(graph: Graph) -> dict[tuple[str, str], tuple[str, str | None]]:
-        """(class IRI, code) -> (match, note), from annotations on the oboInOwl:hasDbXref assertions."""
+    def _read_mappings(graph: Graph) -> dict[tuple[str, str], tuple[str, str | None, str | None]]:
+        """(class IRI, code) -> (match, note, source), from annotations on the oboInOwl:hasDbXref assertions."""
         found = {}
         for axiom in graph.subjects(OWL.annotatedProperty, OBOINOWL.hasDbXref):
             predicate = graph.value(axiom, SPAKG.mappingPredicate)
-            if predicate is not None:
+            source = graph.value(axiom, SPAKG.mappingSource)
+            if predicate is not None or source is not None:
                 note = graph.value(axiom, SKOS.editorialNote)
+                source_prefix = graph.value(source, SPAKG.prefix) if source is not None else None
                 found[(str(graph.value(axiom, OWL.annotatedSource)), str(graph.value(axiom, OWL.annotatedTarget)))] = (
-                    local_name(str(predicate)).removesuffix("Match").upper(), None if note is None else str(note))
+                    local_name(str(predicate)).removesuffix("Match").upper() if predicate is not None else "EXACT",
+                    None if note is None else str(note),
+                    None if source is None else str(source_prefix or local_name(str(source))))
         return found
 
     def _xref(self, cls: URIRef, code: str) -> CrossReference:
         prefix, _, local = code.partition(":")
         system, template = self._systems.get(prefix, (prefix, ""))
-        match, note = self._mappings.get((str(cls), code), ("EXACT", None))
-        return CrossReference(code, system or prefix, match, template.replace("{code}", local) if template else None, note)
+        match, note, source = self._mappings.get((str(cls), code), ("EXACT", None, None))
+        return CrossReference(code, system or prefix, match, template.replace("{code}", local) if template else None, note,
+                              source)
 
     def _read(self, graph: Graph, cls: URIRef, provenance: ProvenanceIndex) -> Concept:
         labels = sorted(str(v) for v in graph.objects(cls, RDFS.label))

@@ -16,6 +16,8 @@ from .concepts import ConceptIndex
 from .effort import Effort
 from .errors import InvalidFacts, OntologyError, OntologyProblems
 from .facts import FactSpace, PatientFacts, parse_patient_rdf
+from .fhir.codes import CodeBook
+from .fhir.reader import BundleReader
 from .logic import read_axioms
 from .namespaces import DCTERMS, OWL, PREFIXES, RDF, SKOS
 from .provenance import ProvenanceIndex
@@ -151,6 +153,11 @@ class Knowledge:
     def shapes(self) -> Graph | None:
         """The SHACL shapes beside the ontology (read on first use: only RDF patient input needs them here)."""
         return load_shapes(self.directory, SHAPES_FILE)
+
+    @cached_property
+    def fhir(self) -> BundleReader:
+        """Reads FHIR Bundles with this ontology's codes (compiled on first use)."""
+        return BundleReader(self.facts, CodeBook.compile(self.graph, self.concepts, self.facts.quantities))
 
     def patients_from_rdf(self, data: str, fmt: str) -> list[PatientFacts]:
         """Patients in Turtle or JSON-LD, checked against the patient-fact shapes before they are read, so that a

@@ -1,4 +1,5 @@
-"""The starlette application: /graphql, /healthz, /ontology (content-negotiated) and /sparql (read-only)."""
+"""The starlette application: /graphql, /healthz, /ontology (content-negotiated), /sparql (read-only) and CDS Hooks
+(/cds-services)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..knowledge import Knowledge
 from ..web.pages import explorer_routes, not_found_page
+from .cdshooks import cds_routes
 from .limits import Limits
 from .middleware import Guard, log_internal
 from .reload import OntologyWatcher, WatchSettings
@@ -154,6 +156,7 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
         Route("/healthz", healthz),
         Route("/ontology", ontology),
         Route("/sparql", sparql, methods=["GET", "POST"]),
+        *cds_routes(lambda: holder.current),
         *explorer_routes(lambda: holder.current, graphiql=graphiql),
     ]
 
@@ -161,7 +164,7 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
         if "text/html" in request.headers.get("accept", ""):
             return not_found_page(request, lambda: holder.current)
         return JSONResponse(error_body(f"No such route: {request.url.path}. The service answers /graphql, /sparql, "
-                                       "/ontology, /healthz and the explorer's pages.", "NOT_FOUND"), 404)
+                                       "/ontology, /cds-services, /healthz and the explorer's pages.", "NOT_FOUND"), 404)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

@@ -11,6 +11,7 @@ from ..assessment import CLASSIFICATION_NOTE
 from ..assessment import Assessment as AssessmentModel
 from ..concepts import Concept as ConceptModel
 from ..errors import InvalidValue
+from ..fhir.assess import assess_bundle
 from ..knowledge import Knowledge
 from ..rules import ConclusionItem, FindingItem, Group, Item, QuantityItem, Step
 from ..rules import Rule as RuleModel
@@ -70,6 +71,7 @@ class CrossReference(graphene.ObjectType):
                            description="How close the code is (SSSOM-style): BROAD means the code is broader")
     url = graphene.String(description="The code in its public browser")
     note = graphene.String(description="Why it is not an exact match, where it is not")
+    source = graphene.String(description="Where sources disagree on a code: the one whose cross-reference gives it (MONDO, DOID)")
 
 
 class Concept(graphene.ObjectType):
@@ -231,6 +233,8 @@ class FindingUse(graphene.ObjectType):
 class StatedFinding(graphene.ObjectType):
     concept = graphene.Field(Concept, required=True)
     present = graphene.Boolean(required=True)
+    resources = graphene.List(graphene.NonNull(graphene.String), required=True,
+                              description="For a patient read from FHIR: the resources that stated it (Condition/abc)")
 
 
 class QuantityValue(graphene.ObjectType):
@@ -280,7 +284,8 @@ class ItemResult(graphene.ObjectType):
         return FindingUse(
             concept=step.item.concept,
             state={True: "PRESENT", False: "ABSENT", None: "UNKNOWN"}[use.present],
-            stated_by=[StatedFinding(c, p) for c, p in use.stated_by],
+            stated_by=[StatedFinding(c, p, a.origin.resources_for(c.id, p) if a.origin else [])
+                       for c, p in use.stated_by],
             values=[QuantityValue(q, lo if lo == hi else None, lo, hi) for q, (lo, hi) in a.quantity_values(step.item).items()],
             unknown_counts_as_met=step.item.accept_unknown and use.present is None,
         )
@@ -424,6 +429,49 @@ def _score_fields(s: ScoreValue) -> dict:
     return {**fields, "terms": [_snake(t) for t in fields["terms"]], "categories": s.categories}
 
 
+class FhirRemark(graphene.ObjectType):
+    resource = graphene.String(required=True, description="Observation/abc, or Bundle.entry[3] for a resource without an id")
+    reason = graphene.String(required=True, description="A stable code: UNKNOWN_CODE, NOT_CONFIRMED, UNIT_NOT_ACCEPTED, …")
+    message = graphene.String(required=True)
+    coding = graphene.String(description="The coding concerned, as system|code")
+
+
+class FhirStated(graphene.ObjectType):
+    concept = graphene.Field(Concept, required=True)
+    present = graphene.Boolean(required=True)
+    resources = graphene.List(graphene.NonNull(graphene.String), required=True)
+
+
+class FhirMeasured(graphene.ObjectType):
+    quantity = graphene.String(required=True)
+    resource = graphene.String(required=True)
+
+
+class FhirReading(graphene.ObjectType):
+    patient = graphene.String(description="The Bundle's Patient resource")
+    as_of = graphene.String(required=True, description="The date ages and durations were counted to")
+    stated = graphene.List(graphene.NonNull(FhirStated), required=True, description="Each fact read, and from where")
+    measured = graphene.List(graphene.NonNull(FhirMeasured), required=True)
+    unused = graphene.List(graphene.NonNull(FhirRemark), required=True,
+                           description="Every resource or coding not used, and why: nothing is dropped silently")
+    notes = graphene.List(graphene.NonNull(FhirRemark), required=True,
+                          description="What was read on an assumption (no verificationStatus, a DOID code, …)")
+
+    @staticmethod
+    def resolve_stated(r, info):
+        concepts = kb(info).concepts
+        return [FhirStated(concepts.get(f["concept"]), f.get("present", True), refs)
+                for f, refs in zip(r.record["findings"], r.origins, strict=True)]
+
+    @staticmethod
+    def resolve_as_of(r, info):
+        return r.as_of.isoformat()
+
+    @staticmethod
+    def resolve_measured(r, info):
+        return [FhirMeasured(q, ref) for q, ref in r.measured_by.items()]
+
+
 class Assessment(graphene.ObjectType):
     patient_id = graphene.ID()
     ontology_version = graphene.String(required=True)
@@ -438,6 +486,11 @@ class Assessment(graphene.ObjectType):
         description="Unknown findings and missing numbers whose answer would decide an undetermined rule: those that "
                     "decide the most rules first, and among them the cheapest to learn (asking before examining, "
                     "before a blood test, before imaging)")
+    fhir = graphene.Field(FhirReading, description="For assessFhir: how the Bundle was read (null otherwise)")
+
+    @staticmethod
+    def resolve_fhir(a: AssessmentModel, info):
+        return a.origin
 
     @staticmethod
     def resolve_patient_id(a: AssessmentModel, info):
@@ -543,6 +596,12 @@ def _offset(cursor: str | None) -> int:
 
 class Query(graphene.ObjectType):
     assess = graphene.Field(Assessment, required=True, patient=graphene.Argument(PatientInput, required=True))
+    assess_fhir = graphene.Field(
+        Assessment, required=True, bundle=graphene.Argument(graphene.JSONString, required=True,
+                                                            description="A FHIR R4 Bundle (collection or searchset)"),
+        as_of=graphene.Argument(graphene.Date, description="Count ages and durations to this date (default: the "
+                                                           "Bundle's timestamp, else today)"),
+        description="Assess a patient given as a FHIR R4 Bundle of Patient, Condition and Observation resources")
     concept = graphene.Field(Concept, id=graphene.ID(required=True))
     concepts = graphene.Field(ConceptConnection, required=True, search=graphene.String(),
                               first=graphene.Int(default_value=20), after=graphene.String())
@@ -572,6 +631,10 @@ class Query(graphene.ObjectType):
         if patient.get("measurements"):
             record["measurements"] = [{"quantity": m["quantity"], "value": m["value"]} for m in patient["measurements"]]
         return AssessmentModel(k, k.facts.read(record))
+
+    @staticmethod
+    def resolve_assess_fhir(root, info, bundle, as_of=None):
+        return assess_bundle(kb(info), bundle, as_of)
 
     @staticmethod
     def resolve_concept(root, info, id):

@@ -10,6 +10,7 @@ permalink for teaching; nothing is stored or logged).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import urlencode
 
 from ..errors import InvalidValue
 
@@ -57,3 +58,25 @@ def _number(key: str, value: str) -> float:
     if number != number or number in (float("inf"), float("-inf")):
         raise InvalidValue(f"{key} must be a finite number.")
     return number
+
+
+def query_from_patient(record: Mapping) -> str:
+    """The query string ``patient_from_query`` reads back as this record (a permalink to /assess)."""
+    pairs: list[tuple[str, str]] = []
+    for f in record.get("findings", ()):
+        present = f.get("present", True)
+        pairs.append((f"f.{f['concept']}", "yes" if present else "no"))
+        pairs += [(f"q.{f['concept']}.{name}", _text(value)) for name, value in f.items()
+                  if name not in ("concept", "present") and value is not None]
+    measurements = record.get("measurements") or {}
+    items = measurements.items() if isinstance(measurements, Mapping) else ((m["quantity"], m["value"]) for m in measurements)
+    pairs += [(f"m.{name}", _text(value)) for name, value in items]
+    if record.get("age") is not None:
+        pairs.append(("age", _text(record["age"])))
+    if record.get("sex"):
+        pairs.append(("sex", str(record["sex"])))
+    return urlencode(pairs)
+
+
+def _text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))

@@ -1,0 +1,155 @@
+"""CDS Hooks 2.0: discovery at GET /cds-services and the ``spakg-axspa`` service on the ``patient-view`` hook.
+
+spakg fetches nothing from the network: the patient, their conditions and their observations come in the request's
+prefetch, and a request without those keys is answered 412 Precondition Failed, as the specification says for a
+service that cannot obtain its data. A prefetch key whose value is null means the client has no such data. Errors
+are JSON with a code (as everywhere in spakg); data that cannot be assessed (a record that contradicts itself)
+is answered with an info card that says why, since a clinician sees cards, not error bodies. Nothing of the
+patient is logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..errors import SpakgError
+from ..fhir.assess import assess_bundle
+from ..fhir.cards import cards_for
+from ..knowledge import Knowledge
+
+SERVICE_ID = "spakg-axspa"
+HOOK = "patient-view"
+PREFETCH = {
+    "patient": "Patient/{{context.patientId}}",
+    "conditions": "Condition?patient={{context.patientId}}",
+    "observations": "Observation?patient={{context.patientId}}",
+}
+EXTENSION = "org.w3id.spakg.reading"
+ERRORS_SYSTEM = "https://w3id.org/spakg/errors"
+
+
+class HookError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def discovery() -> dict:
+    return {"services": [{
+        "hook": HOOK, "id": SERVICE_ID,
+        "title": "spakg: inflammatory back pain and axial spondyloarthritis",
+        "description": "Reads the patient's conditions and observations against the ASAS referral recommendation and "
+                       "the patient-information article's referral advice: a warning card when a referral rule is "
+                       "met, an info card naming the questions (and orders) that would settle an undetermined one. "
+                       "Classification criteria are not a diagnosis.",
+        "prefetch": PREFETCH,
+        "usageRequirements": "spakg fetches nothing itself: send all three prefetch keys (null where there is no "
+                             "data). Codes: SNOMED CT, ICD-10, LOINC for CRP, or spakg's own (https://w3id.org/spakg).",
+    }]}
+
+
+def cds_routes(current: Callable[[], Knowledge]) -> list[Route]:
+    async def services(request: Request) -> Response:
+        return JSONResponse(discovery())
+
+    async def call(request: Request) -> Response:
+        service = request.path_params["service"]
+        try:
+            if service != SERVICE_ID:
+                raise HookError(404, "UNKNOWN_SERVICE", f"No CDS service {service[:60]!r}; GET /cds-services lists "
+                                                        f"the one there is ({SERVICE_ID}).")
+            body = _json(await request.body())
+            bundle = bundle_from_request(body)
+            knowledge = current()
+            return JSONResponse(respond(knowledge, bundle, str(request.base_url)))
+        except HookError as e:
+            return JSONResponse({"error": {"code": e.code, "message": e.message}}, status_code=e.status)
+
+    return [Route("/cds-services", services, methods=["GET"]),
+            Route("/cds-services/{service}", call, methods=["POST"])]
+
+
+def respond(knowledge: Knowledge, bundle: dict, base_url: str) -> dict:
+    """The service's answer: cards, and how the record was read (an extension: what was not used, and why)."""
+    try:
+        a = assess_bundle(knowledge, bundle, datetime.now(UTC).date())
+    except SpakgError as e:
+        if e.code in ("INVALID_FACTS",):
+            raise HookError(400, e.code, e.message) from None
+        return {"cards": [_cannot_assess(e, base_url)]}
+    return {"cards": cards_for(a, base_url), "extension": {EXTENSION: a.origin.as_dict()}}
+
+
+def bundle_from_request(body: object) -> dict:
+    """The prefetched resources as one collection Bundle, after checking the request as CDS Hooks 2.0 has it."""
+    if not isinstance(body, Mapping):
+        raise HookError(400, "BAD_REQUEST", "A CDS Hooks request is a JSON object with hook, hookInstance, context "
+                                            "and prefetch.")
+    if body.get("hook") != HOOK:
+        raise HookError(400, "UNSUPPORTED_HOOK", f"{SERVICE_ID} answers the {HOOK} hook (got {str(body.get('hook'))[:40]!r}).")
+    if not isinstance(body.get("hookInstance"), str) or not body["hookInstance"]:
+        raise HookError(400, "BAD_REQUEST", "hookInstance is required: a UUID for this call.")
+    context = body.get("context")
+    if not isinstance(context, Mapping) or not isinstance(context.get("patientId"), str):
+        raise HookError(400, "BAD_REQUEST", "context.patientId is required (the FHIR id of the patient in view).")
+    patient_id = context["patientId"]
+    prefetch = body.get("prefetch")
+    missing = [k for k in PREFETCH if not isinstance(prefetch, Mapping) or k not in prefetch]
+    if missing:
+        raise HookError(412, "PREFETCH_MISSING", f"Prefetch {', '.join(missing)} missing: spakg does not query the FHIR "
+                                                 f"server, so send {', '.join(PREFETCH)} (null where there is none).")
+    entries: list[dict] = []
+    for key in PREFETCH:
+        value = prefetch[key]
+        if value is None:
+            continue
+        if not isinstance(value, Mapping):
+            raise HookError(400, "INVALID_PREFETCH", f"prefetch.{key} must be a FHIR resource or null.")
+        kind = value.get("resourceType")
+        if kind == "OperationOutcome":
+            raise HookError(412, "PREFETCH_FAILED", f"The client could not prefetch {key}: "
+                                                    f"{_diagnostics(value)}")
+        if key == "patient":
+            if kind != "Patient":
+                raise HookError(400, "INVALID_PREFETCH", f"prefetch.patient must be a Patient (got {str(kind)[:30]!r}).")
+            if value.get("id") not in (None, patient_id):
+                raise HookError(400, "PATIENT_MISMATCH", f"prefetch.patient is Patient/{str(value.get('id'))[:40]}, "
+                                                         f"but context.patientId is {patient_id[:40]}.")
+            entries.append({"resource": {**value, "id": patient_id}})
+            continue
+        if kind != "Bundle" or not isinstance(value.get("entry", []), list):
+            raise HookError(400, "INVALID_PREFETCH", f"prefetch.{key} must be a searchset Bundle or null.")
+        for entry in value.get("entry", []):
+            if isinstance(entry, Mapping) and isinstance(entry.get("resource"), Mapping) and \
+                    entry["resource"].get("resourceType") == "OperationOutcome":
+                continue  # a search's own outcome (a warning about the query), not the patient's data
+            entries.append(entry)
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def _cannot_assess(e: SpakgError, base_url: str) -> dict:
+    return {
+        "summary": "spakg could not assess this record: it needs correcting first.",
+        "indicator": "info", "detail": f"{e.message}\n\nNo referral advice is given until the record is corrected.",
+        "source": {"label": "spakg", "url": base_url.rstrip("/") + "/",
+                   "topic": {"system": ERRORS_SYSTEM, "code": e.code, "display": e.code.replace("_", " ").lower()}},
+    }
+
+
+def _json(raw: bytes) -> object:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise HookError(400, "BAD_REQUEST", f"The request body is not JSON: {e}.") from None
+
+
+def _diagnostics(outcome: Mapping) -> str:
+    issues = outcome.get("issue") if isinstance(outcome.get("issue"), list) else []
+    texts = [str(i.get("diagnostics") or i.get("code") or "") for i in issues if isinstance(i, Mapping)]
+    return "; ".join(t for t in texts if t)[:300] or "an OperationOutcome without diagnostics."

@@ -1,0 +1,135 @@
+"""CDS Hooks 2.0 cards from an assessment: one per referral rule that applies.
+
+- a referral rule MET: a ``warning`` card — its proof summary, the sentence it rests on, the facts from the EHR that
+  decided it (by resource), and the article's disclaimer;
+- a referral rule UNDETERMINED: an ``info`` card naming the next questions that would settle it, with a suggestion
+  to order the investigation where one would (an HLA-B27 test, an MRI of the sacroiliac joints: any investigation
+  the ontology ranks above examining the patient);
+- NOT_MET: no card. Every card links to the explorer's /assess permalink for this patient and the rule's page.
+Which rules are referral rules, their words and their sources are the ontology's (rule:ReferralAdvice).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+
+from ..assessment import CLASSIFICATION_NOTE, Assessment, summary_from
+from ..rules import MET, UNDETERMINED, Rule
+from ..web.patient_query import query_from_patient
+
+SUMMARY_MAX = 139  # CDS Hooks: "<140-character summary"
+REFERRAL = "ReferralAdvice"
+EXAMINATION_RANK = 2  # effort ranks above this are orders (a blood test, imaging), not questions or an examination
+
+
+def cards_for(a: Assessment, base_url: str) -> list[dict]:
+    base = base_url.rstrip("/")
+    permalink = f"{base}/assess?{query_from_patient(_permalink_record(a))}"
+    cards = []
+    questions = None
+    for rule, status in zip(a.knowledge.rules.order, a.statuses, strict=True):
+        if rule.rule_type != REFERRAL or status not in (MET, UNDETERMINED):
+            continue
+        if status == MET:
+            cards.append(_referral_card(a, rule, base, permalink))
+        else:
+            if questions is None:
+                questions = a.next_questions
+            card = _undetermined_card(a, rule, [q for q in questions if rule in q.settles], base, permalink)
+            if card is not None:
+                cards.append(card)
+    return cards
+
+
+def _referral_card(a: Assessment, rule: Rule, base: str, permalink: str) -> dict:
+    summary = summary_from(rule, a.proof)
+    lines = [f"**{rule.label}: met.** {summary}", ""]
+    facts = _facts_used(a)
+    if facts:
+        lines += ["From the record: " + "; ".join(facts) + ".", ""]
+    lines += _sources(rule)
+    lines += ["", f"*{CLASSIFICATION_NOTE}*", "", f"> {a.knowledge.disclaimer}"]
+    return _card(f"{_short(rule)}: met — consider referral to rheumatology.", "warning", rule, base, permalink,
+                 "\n".join(lines))
+
+
+def _undetermined_card(a: Assessment, rule: Rule, questions: list, base: str, permalink: str) -> dict | None:
+    if not questions:
+        return None
+    effort = a.knowledge.effort
+    asked, orders = [], []
+    for q in questions:
+        what = q.concept.label if q.concept is not None else q.quantity
+        how = effort.investigation(q.concept)
+        asked.append(f"- {what}" + (f" ({how.label})" if how is not None else " (ask the patient)"))
+        if how is not None and effort.rank(q.concept) > EXAMINATION_RANK and all(o[0] is not how for o in orders):
+            orders.append((how, q))
+    lines = [f"**{rule.label}: undetermined.** {summary_from(rule, a.proof)}", "",
+             "These would settle it, cheapest first:", *asked, "", *_sources(rule), "",
+             f"*{CLASSIFICATION_NOTE}*", "", f"> {a.knowledge.disclaimer}"]
+    n = len(questions)
+    card = _card(f"{_short(rule)}: undetermined — {n} answer{'s' * (n != 1)} would settle it.", "info", rule, base,
+                 permalink, "\n".join(lines))
+    if orders:
+        card["suggestions"] = [_order(a, how, q) for how, q in orders]
+        card["selectionBehavior"] = "any"
+    return card
+
+
+def _order(a: Assessment, investigation, question) -> dict:
+    own = a.knowledge.fhir.codes.own_system
+    patient = a.origin.patient if a.origin is not None and a.origin.patient else None
+    request = {"resourceType": "ServiceRequest", "status": "draft", "intent": "proposal",
+               "code": {"coding": [{"system": own, "code": investigation.id, "display": investigation.label}],
+                        "text": investigation.label},
+               "reasonCode": [{"text": f"to learn: {question.concept.label}"}]}
+    if patient:
+        request["subject"] = {"reference": patient}
+    return {"label": f"Order {investigation.label}", "uuid": str(uuid.uuid4()),
+            "actions": [{"type": "create", "description": f"Propose {investigation.label} (to learn: "
+                                                          f"{question.concept.label}).", "resource": request}]}
+
+
+def _card(summary: str, indicator: str, rule: Rule, base: str, permalink: str, detail: str) -> dict:
+    if len(summary) > SUMMARY_MAX:
+        summary = summary[:SUMMARY_MAX - 1].rstrip() + "…"
+    return {
+        "uuid": str(uuid.uuid4()), "summary": summary, "indicator": indicator, "detail": detail,
+        "source": {"label": f"spakg — {rule.label}", "url": f"{base}/rules/{rule.id}"},
+        "links": [{"label": "Open this assessment in spakg", "url": permalink, "type": "absolute"}],
+    }
+
+
+def _short(rule: Rule) -> str:
+    return rule.short_label or rule.label
+
+
+def _sources(rule: Rule) -> list[str]:
+    lines = []
+    for s in rule.sources:
+        if s.quote:
+            lines.append(f"> “{s.quote}” — {s.section or 'the article'}")
+        elif s.citation:
+            lines.append(f"Source: {s.citation}")
+    lines += [f"Source: {c}" for c in rule.citations if all(c not in line for line in lines)]
+    return lines
+
+
+def _facts_used(a: Assessment) -> list[str]:
+    if a.origin is None:
+        return []
+    concepts = a.knowledge.concepts
+    out = []
+    for f, refs in zip(a.origin.record["findings"], a.origin.origins, strict=True):
+        label = concepts.get(f["concept"]).label
+        out.append(f"{label}{'' if f.get('present', True) else ' (absent)'} ({', '.join(refs)})")
+    return out
+
+
+def _permalink_record(a: Assessment) -> Mapping:
+    if a.origin is not None:
+        return a.origin.record
+    f = a.facts
+    return {"findings": [{"concept": c.id, "present": p, **q} for c, p, q in f.stated], "sex": f.sex,
+            "measurements": dict(f.measurements)}

@@ -1,0 +1,534 @@
+"""A FHIR R4 Bundle (collection or searchset) of Patient, Condition and Observation resources, read as spakg's facts.
+
+Each resource is validated on its own with fhirclient's R4 models (a malformed one is listed, the others are still
+read); the codes are looked up in the ontology's ``CodeBook``. FHIR's own semantics decide the three values:
+- Condition.verificationStatus confirmed: present; refuted: absent; unconfirmed, provisional, differential: unknown
+  (listed); entered-in-error: not read (listed). Without a verificationStatus a recorded Condition is taken as
+  asserted, and the answer says so.
+- Condition.clinicalStatus inactive, remission or resolved states the concept's history where the ontology splits it
+  (fx:whenInactive: psoriasis in the past); active, recurrence or relapse its current form (fx:whenActive).
+- Condition.onsetAge, or onsetDateTime with Patient.birthDate, gives the age at onset; the time from onset to the
+  abatement (or to ``as_of``) the duration; Patient.birthDate the age.
+- Observation with a laboratory test code: valueQuantity in UCUM units (converted, or refused), and the finding the
+  test states from its interpretation (H/HH: present; N/L/LL: absent) or, without one, from the reference range; a
+  coded positive/negative result. Observation coded with a finding: present, or absent when valueBoolean is false or
+  valueCodeableConcept is negative. Only final, amended and corrected results are read; of several results of one
+  test, the latest (effective[x]) is used and the others are listed as superseded.
+Nothing is dropped without a word: every resource or coding that is not used is in ``unused`` with a reason code,
+and every assumption in ``notes``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from dateutil.relativedelta import relativedelta
+from fhirclient.models.condition import Condition
+from fhirclient.models.fhirabstractbase import FHIRValidationError
+from fhirclient.models.observation import Observation
+from fhirclient.models.patient import Patient
+
+from ..errors import InvalidFacts, InvalidValue, TooManyFindings
+from ..facts import FactSpace
+from .codes import CodeBook, ConceptCode
+
+BUNDLE_TYPES = ("collection", "searchset")
+MAX_ENTRIES = 5000
+READ_STATUSES = ("final", "amended", "corrected")
+ACTIVE = ("active", "recurrence", "relapse")
+INACTIVE = ("inactive", "remission", "resolved")
+HIGH = ("H", "HH", "HU")
+NOT_HIGH = ("N", "L", "LL", "LU")
+POSITIVE = ("POS",)
+NEGATIVE = ("NEG",)
+MODELS = {"Patient": Patient, "Condition": Condition, "Observation": Observation}
+
+
+@dataclass(frozen=True)
+class Remark:
+    """A resource (or one coding of it) that was not used, or was used on an assumption; ``reason`` is a stable code."""
+
+    resource: str
+    reason: str
+    message: str
+    coding: str | None = None
+
+    def as_dict(self) -> dict:
+        out = {"resource": self.resource, "reason": self.reason, "message": self.message}
+        if self.coding:
+            out["coding"] = self.coding
+        return out
+
+
+@dataclass
+class FhirReading:
+    record: dict                                  # what FactSpace.read takes
+    origins: list[list[str]]                      # per finding of the record, the resources that state it
+    measured_by: dict[str, str]                   # measurement -> the resource it came from
+    unused: list[Remark]
+    notes: list[Remark]
+    as_of: date
+    patient: str | None                           # "Patient/…" when the Bundle has one
+    _by_fact: dict[tuple[str, bool], list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for f, refs in zip(self.record["findings"], self.origins, strict=True):
+            self._by_fact.setdefault((f["concept"], f.get("present", True)), []).extend(refs)
+
+    def resources_for(self, concept_id: str, present: bool) -> list[str]:
+        """The resources that stated this finding (``Condition/abc``)."""
+        return self._by_fact.get((concept_id, present), [])
+
+    def as_dict(self) -> dict:
+        return {
+            "patient": self.patient, "asOf": self.as_of.isoformat(),
+            "statedFrom": [{"concept": f["concept"], "present": f.get("present", True), "resources": refs}
+                           for f, refs in zip(self.record["findings"], self.origins, strict=True)],
+            "measuredFrom": [{"quantity": q, "resource": r} for q, r in self.measured_by.items()],
+            "unused": [r.as_dict() for r in self.unused], "notes": [r.as_dict() for r in self.notes],
+        }
+
+
+class BundleReader:
+    """Reads Bundles against one ontology (its FactSpace and CodeBook); holds no per-patient state."""
+
+    def __init__(self, facts: FactSpace, codes: CodeBook) -> None:
+        self.facts = facts
+        self.codes = codes
+
+    def read(self, bundle: object, as_of: date | None = None) -> FhirReading:
+        entries = _entries(bundle)
+        if as_of is None:
+            stamp = _date(bundle.get("timestamp")) if isinstance(bundle, Mapping) else None
+            as_of = stamp or date.today()
+        return _Reading(self, as_of).run(entries)
+
+
+class _Reading:
+    """One Bundle's reading: the findings gathered so far and what was left out."""
+
+    def __init__(self, reader: BundleReader, as_of: date) -> None:
+        self.codes = reader.codes
+        self.quantities = reader.facts.quantities
+        self.as_of = as_of
+        self.unused: list[Remark] = []
+        self.notes: list[Remark] = []
+        self.findings: dict[tuple, tuple[dict, list[str]]] = {}
+        self.results: dict[str, list[tuple[date | None, int, str, float | None, bool | None, str | None]]] = {}
+        self.birth: date | None = None
+        self.patient_ref: str | None = None
+        self.patient_keys: set[str] = set()
+
+    def run(self, entries: list[tuple[str, str | None, Mapping]]) -> FhirReading:
+        parsed = []
+        for ref, full_url, raw in entries:
+            kind = raw.get("resourceType")
+            model = MODELS.get(kind) if isinstance(kind, str) else None
+            if model is None:
+                self.unused.append(Remark(ref, "UNSUPPORTED_RESOURCE", f"spakg reads Patient, Condition and Observation "
+                                                                       f"resources, not {kind or 'this entry'}."))
+                continue
+            try:
+                parsed.append((ref, full_url, model(dict(raw))))
+            except FHIRValidationError as e:
+                self.unused.append(Remark(ref, "INVALID_RESOURCE", f"Not a valid FHIR R4 {kind}: {_explain(e)}"))
+        patients = [(ref, url, r) for ref, url, r in parsed if isinstance(r, Patient)]
+        if len({ref for ref, _, _ in patients}) > 1:
+            raise InvalidFacts(f"A Bundle is assessed as one patient, but it holds {len(patients)} Patient resources "
+                               f"({', '.join(ref for ref, _, _ in patients)}); send one Bundle per patient.")
+        record: dict = {"findings": []}
+        if patients:
+            self._patient(*patients[0], record)
+        for ref, _, r in parsed:
+            if isinstance(r, Patient) or not self._about_patient(ref, r):
+                continue
+            if isinstance(r, Condition):
+                self._condition(ref, r)
+            else:
+                self._observation(ref, r)
+        measured = self._latest_results(record)
+        origins = []
+        for f, refs in self.findings.values():
+            record["findings"].append(f)
+            origins.append(refs)
+        return FhirReading(record, origins, measured, self.unused, self.notes, self.as_of, self.patient_ref)
+
+    # ------------------------------------------------------------------ Patient
+    def _patient(self, ref: str, full_url: str | None, p: Patient, record: dict) -> None:
+        self.patient_ref = ref
+        self.patient_keys = {ref} | ({full_url} if full_url else set())
+        record["id"] = p.id or ref
+        if p.birthDate is not None and p.birthDate.date is not None:
+            self.birth = _as_date(p.birthDate.date)
+            if self.birth > self.as_of:
+                raise InvalidValue(f"{ref}: birthDate {self.birth} is after the assessment date {self.as_of}.")
+            record["age"] = _years(self.birth, self.as_of)
+        if p.gender in ("male", "female"):
+            record["sex"] = p.gender.upper()
+        elif p.gender is not None:
+            self.notes.append(Remark(ref, "SEX_NOT_READ", f"gender '{p.gender}' is not read: the criteria ask only for "
+                                                          f"male or female, so sex is left unknown."))
+
+    def _about_patient(self, ref: str, r: Condition | Observation) -> bool:
+        subject = r.subject.reference if r.subject is not None else None
+        if not self.patient_keys:  # no Patient resource: the first subject is the patient
+            if subject:
+                self.patient_keys = {subject}
+            return True
+        if subject is None or subject in self.patient_keys:
+            return True
+        self.unused.append(Remark(ref, "OTHER_PATIENT", f"about {subject}, not this Bundle's patient ({self.patient_ref})."))
+        return False
+
+    # ------------------------------------------------------------------ Condition
+    def _condition(self, ref: str, c: Condition) -> None:
+        verification = _code(c.verificationStatus)
+        if verification == "entered-in-error":
+            self.unused.append(Remark(ref, "ENTERED_IN_ERROR", "verificationStatus is entered-in-error."))
+            return
+        if verification in ("unconfirmed", "provisional", "differential"):
+            self.unused.append(Remark(ref, "NOT_CONFIRMED", f"verificationStatus is {verification}: the condition is "
+                                                            f"neither present nor absent, so it stays unknown."))
+            return
+        if verification is None:
+            self.notes.append(Remark(ref, "ASSUMED_CONFIRMED", "no verificationStatus: the recorded condition is taken as "
+                                                               "present."))
+        elif verification not in ("confirmed", "refuted"):
+            self.unused.append(Remark(ref, "VALUE_NOT_UNDERSTOOD", f"verificationStatus '{verification}' is not one of "
+                                                                   f"FHIR R4's codes."))
+            return
+        present = verification != "refuted"
+        concepts = self._concepts(ref, c.code, present)
+        if not concepts:
+            return
+        status = _code(c.clinicalStatus)
+        for concept in concepts:
+            if present and status in ACTIVE and concept.id in self.codes.when_active:
+                concept = self.codes.when_active[concept.id]
+            elif present and status in INACTIVE and concept.id in self.codes.when_inactive:
+                concept = self.codes.when_inactive[concept.id]
+            self._state(ref, concept.id, present, self._onset(ref, c, concept.id) if present else {})
+
+    def _onset(self, ref: str, c: Condition, concept_id: str) -> dict[str, float]:
+        """ageAtOnset and durationMonths, where the concept takes them and the dates give them."""
+        takes = {name for name in ("ageAtOnset", "durationMonths")
+                 if name in self.quantities and concept_id in self.quantities[name].applies_to}
+        onset_date = _as_date(c.onsetDateTime.date) if c.onsetDateTime and c.onsetDateTime.date else (
+            _as_date(c.onsetPeriod.start.date) if c.onsetPeriod and c.onsetPeriod.start and c.onsetPeriod.start.date else None)
+        has_onset = onset_date is not None or c.onsetAge is not None
+        if not takes:
+            if has_onset:
+                self.notes.append(Remark(ref, "ONSET_NOT_READ", f"the onset is not read: no criterion asks when "
+                                                                f"{concept_id} began."))
+            return {}
+        end = _as_date(c.abatementDateTime.date) if c.abatementDateTime and c.abatementDateTime.date else self.as_of
+        out: dict[str, float] = {}
+        if onset_date is not None:
+            if onset_date > end:
+                self.unused.append(Remark(ref, "IMPOSSIBLE_VALUE", f"onset {onset_date} is after {end}; the onset is not read."))
+                return {}
+            if self.birth is not None:
+                if onset_date < self.birth:
+                    self.unused.append(Remark(ref, "IMPOSSIBLE_VALUE", f"onset {onset_date} is before the birthDate "
+                                                                       f"{self.birth}; the onset is not read."))
+                    return {}
+                out["ageAtOnset"] = _years(self.birth, onset_date)
+            out["durationMonths"] = _months(onset_date, end)
+            if "ageAtOnset" in out and end == self.as_of:
+                # calendar fractions of a month do not quite add up: keep onset age + duration within the age the
+                # same dates give (a fraction of a day at most), or the facts would contradict themselves
+                out["durationMonths"] = min(out["durationMonths"], (_years(self.birth, self.as_of) - out["ageAtOnset"]) * 12)
+        elif c.onsetAge is not None:
+            years = self._convert(ref, "ageAtOnset", c.onsetAge)
+            if years is None:
+                return {}
+            out["ageAtOnset"] = years
+            if self.birth is not None and end == self.as_of:
+                months = (_years(self.birth, self.as_of) - years) * 12
+                if months < 0:
+                    self.unused.append(Remark(ref, "IMPOSSIBLE_VALUE", f"onsetAge {years} is older than the patient; "
+                                                                       f"the onset is not read."))
+                    return {}
+                out["durationMonths"] = months
+        return {k: v for k, v in out.items() if k in takes}
+
+    # ------------------------------------------------------------------ Observation
+    def _observation(self, ref: str, o: Observation) -> None:
+        if o.status not in READ_STATUSES:
+            reason = "ENTERED_IN_ERROR" if o.status == "entered-in-error" else "NOT_FINAL"
+            self.unused.append(Remark(ref, reason, f"status is {o.status}: only final, amended and corrected results "
+                                                   f"are read."))
+            return
+        codings = _codings(o.code)
+        lab = next((self.codes.labs[k] for k in codings if k in self.codes.labs), None)
+        measurement = next((self.codes.measurements[k] for k in codings if k in self.codes.measurements), None)
+        when = _effective(o)
+        if lab is not None or measurement is not None:
+            quantity = lab.quantity if lab is not None else measurement
+            key = lab.code if lab is not None else measurement
+            value = self._value(ref, quantity, o) if quantity else None
+            state = self._lab_state(ref, o, quantity, value) if lab is not None and lab.states is not None else None
+            if value is None and state is None:
+                if o.dataAbsentReason is not None or not _has_value(o):
+                    self.unused.append(Remark(ref, "NO_VALUE", f"{key}: the result has no value spakg can read."))
+                return
+            self.results.setdefault(key, []).append((when, len(self.results.get(key, ())), ref, value, state,
+                                                     lab.states.id if lab is not None and lab.states else None))
+            return
+        if o.dataAbsentReason is not None:
+            self.unused.append(Remark(ref, "NO_VALUE", "dataAbsentReason is given: nothing was observed."))
+            return
+        present = True
+        if o.valueBoolean is not None:
+            present = bool(o.valueBoolean)
+        elif o.valueCodeableConcept is not None:
+            meaning = self._result_meaning(o.valueCodeableConcept)
+            if meaning is None:
+                self.unused.append(Remark(ref, "VALUE_NOT_UNDERSTOOD", "valueCodeableConcept is neither positive nor "
+                                                                       "negative in a code spakg knows.",
+                                          _first_coding(o.valueCodeableConcept)))
+                return
+            present = meaning
+        concepts = self._concepts(ref, o.code, present)
+        for concept in concepts:
+            numbers = self._finding_number(ref, o, concept.id) if present and o.valueQuantity is not None else {}
+            self._state(ref, concept.id, present, numbers)
+
+    def _lab_state(self, ref: str, o: Observation, quantity: str | None, value: float | None) -> bool | None:
+        if o.valueCodeableConcept is not None:
+            return self._result_meaning(o.valueCodeableConcept)
+        flags = [c.code for cc in (o.interpretation or []) for c in (cc.coding or []) if c.code]
+        if any(f in HIGH or f in POSITIVE for f in flags):
+            return True
+        if any(f in NOT_HIGH or f in NEGATIVE for f in flags):
+            return False
+        if value is not None and quantity is not None:
+            for rr in o.referenceRange or []:
+                if rr.high is not None and rr.high.value is not None:
+                    high = self._convert(ref, quantity, rr.high, quiet=True, like=o.valueQuantity)
+                    if high is not None:
+                        return value > high
+        self.notes.append(Remark(ref, "NO_INTERPRETATION", "no interpretation or reference range: the number is used, "
+                                                           "whether it is raised is left unknown (reference ranges are "
+                                                           "the laboratory's)."))
+        return None
+
+    def _result_meaning(self, cc) -> bool | None:
+        for key in _codings(cc):
+            if key in self.codes.results:
+                return self.codes.results[key]
+        for c in cc.coding or []:
+            if c.code in POSITIVE:
+                return True
+            if c.code in NEGATIVE:
+                return False
+        return None
+
+    def _value(self, ref: str, quantity: str, o: Observation) -> float | None:
+        if o.valueQuantity is not None:
+            return self._convert(ref, quantity, o.valueQuantity)
+        if o.valueInteger is not None:
+            unit = self.codes.units.get(quantity)
+            if unit is not None and unit.own != "{score}":
+                self.unused.append(Remark(ref, "UNIT_NOT_ACCEPTED", f"{quantity} needs a valueQuantity in {unit.own} "
+                                                                    f"(UCUM); a bare integer has no unit."))
+                return None
+            return self._checked(ref, quantity, float(o.valueInteger))
+        return None
+
+    def _finding_number(self, ref: str, o: Observation, concept_id: str) -> dict[str, float]:
+        unit = _unit_of(o.valueQuantity)
+        names = [n for n in self.quantities.finding_names if concept_id in self.quantities[n].applies_to
+                 and n in self.codes.units and unit in self.codes.units[n].factors]
+        if len(names) != 1:
+            self.notes.append(Remark(ref, "VALUE_NOT_READ", f"the valueQuantity ({unit}) is not read: it names no single "
+                                                            f"number of {concept_id}."))
+            return {}
+        value = self._convert(ref, names[0], o.valueQuantity)
+        return {} if value is None else {names[0]: value}
+
+    def _convert(self, ref: str, quantity: str, q, quiet: bool = False, like=None) -> float | None:
+        """A FHIR Quantity in the spakg quantity's own unit (None, listed, when its unit is not one it accepts).
+        ``like``: the value a reference range bounds, whose unit the range shares when it names none."""
+        if q.value is None:
+            return None
+        unit = _unit_of(q) or _unit_of(like)
+        accepted = self.codes.units.get(quantity)
+        if accepted is None or unit not in accepted.factors:
+            if not quiet:
+                allowed = ", ".join(accepted.factors) if accepted else "none declared"
+                self.unused.append(Remark(ref, "UNIT_NOT_ACCEPTED", f"{quantity} given in '{unit}', which spakg cannot "
+                                                                    f"convert; accepted UCUM units: {allowed}."))
+            return None
+        return self._checked(ref, quantity, float(q.value) * accepted.factors[unit], quiet=quiet)
+
+    def _checked(self, ref: str, quantity: str, value: float, quiet: bool = False) -> float | None:
+        q = self.quantities[quantity]
+        if not (math.isfinite(value) and q.minimum <= value <= q.maximum):
+            if not quiet:
+                self.unused.append(Remark(ref, "IMPOSSIBLE_VALUE", f"{quantity} {value:g} {q.unit} is outside "
+                                                                   f"{q.minimum:g}–{q.maximum:g}."))
+            return None
+        return round(value, 9)
+
+    def _latest_results(self, record: dict) -> dict[str, str]:
+        """Of several results of one test, the latest is used; the number goes to measurements, the flag to a finding."""
+        measured: dict[str, str] = {}
+        for key, results in self.results.items():
+            results.sort(key=lambda r: (r[0] or date.min, r[1]))
+            _, _, ref, value, state, states = results[-1]
+            for older in results[:-1]:
+                self.unused.append(Remark(older[2], "SUPERSEDED", f"a later result of {key} ({ref}) is used."))
+            quantity = next((lab.quantity for lab in self.codes.labs.values() if lab.code == key), key)
+            if value is not None and quantity:
+                record.setdefault("measurements", {})[quantity] = value
+                measured[quantity] = ref
+            if state is not None and states is not None:
+                self._state(ref, states, state, {})
+        return measured
+
+    # ------------------------------------------------------------------ codes
+    def _concepts(self, ref: str, cc, present: bool):
+        codings = _codings(cc)
+        if not codings:
+            self.unused.append(Remark(ref, "UNKNOWN_CODE", "no coding with a system and a code."))
+            return []
+        found: dict[str, object] = {}
+        loose: list[tuple[ConceptCode, tuple[str, str]]] = []
+        unknown: list[str] = []
+        for key in codings:
+            targets = self.codes.concepts.get(key)
+            if not targets:
+                unknown.append(f"{key[0]}|{key[1]}")
+                continue
+            for t in targets:
+                if t.states_absence if not present else t.states_presence:
+                    found.setdefault(t.concept.id, t.concept)
+                    if t.source:
+                        self.notes.append(Remark(ref, "CODE_SOURCE", f"{t.code} read as {t.concept.id} on {t.source}'s "
+                                                                     f"cross-reference.", f"{key[0]}|{key[1]}"))
+                else:
+                    loose.append((t, key))
+        for coding in unknown:
+            self.unused.append(Remark(ref, "UNKNOWN_CODE", (
+                "no spakg concept or laboratory test has this code" if not found else
+                f"no spakg concept has this code; the resource was read through another of its codings "
+                f"({', '.join(found)})"), coding))
+        if not found:
+            for t, key in loose:
+                why = {"BROAD": f"broader than {t.concept.id} (it also covers other conditions)",
+                       "CLOSE": f"only a close match of {t.concept.id}",
+                       "NARROW": f"narrower than {t.concept.id}, so its absence leaves {t.concept.id} unknown"}[t.match]
+                self.unused.append(Remark(ref, "LOOSE_MATCH", f"{t.code} is {why}; it is not read as "
+                                                              f"{'present' if present else 'absent'}.",
+                                          f"{key[0]}|{key[1]}"))
+        return list(found.values())
+
+    def _state(self, ref: str, concept_id: str, present: bool, numbers: dict[str, float]) -> None:
+        key = (concept_id, present, tuple(sorted(numbers.items())))
+        if key in self.findings:
+            self.findings[key][1].append(ref)
+        else:
+            self.findings[key] = ({"concept": concept_id, "present": present, **numbers}, [ref])
+
+
+# ---------------------------------------------------------------------- helpers
+def _entries(bundle: object) -> list[tuple[str, str | None, Mapping]]:
+    if not isinstance(bundle, Mapping) or bundle.get("resourceType") != "Bundle":
+        raise InvalidFacts("A FHIR input is a Bundle: a JSON object with \"resourceType\": \"Bundle\".")
+    kind = bundle.get("type")
+    if kind not in BUNDLE_TYPES:
+        raise InvalidFacts(f"Bundle.type must be {' or '.join(BUNDLE_TYPES)} (got {kind!r}).")
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list):
+        raise InvalidFacts("Bundle.entry must be a list of entries.")
+    if len(entries) > MAX_ENTRIES:
+        raise TooManyFindings(f"The Bundle has {len(entries)} entries; at most {MAX_ENTRIES} are read per patient.")
+    out = []
+    for i, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        if not isinstance(resource, Mapping):
+            raise InvalidFacts(f"Bundle.entry[{i}] has no resource object.")
+        kind, rid = resource.get("resourceType"), resource.get("id")
+        ref = f"{kind}/{rid}" if isinstance(kind, str) and isinstance(rid, str) else f"Bundle.entry[{i}]"
+        full_url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
+        if isinstance(entry.get("search"), Mapping) and entry["search"].get("mode") == "outcome":
+            continue  # a searchset's OperationOutcome: about the search, not the patient
+        out.append((ref, full_url, resource))
+    return out
+
+
+def _explain(e: FHIRValidationError) -> str:
+    text = re.sub(r"<fhirclient\.models\.\w+\.(\w+) object at 0x[0-9a-f]+>", r"\1", str(e))
+    text = re.sub(r"<class '(?:[\w]+\.)*(\w+)'>", r"\1", text)
+    parts = [line.strip().strip("'\"") for line in text.splitlines() if line.strip() and line.strip() != "{root}:"]
+    path = [p.rstrip(":") for p in parts if p.endswith(":")]
+    problems = [p for p in parts if not p.endswith(":")]
+    return (".".join(path) + ": " if path else "") + "; ".join(problems)
+
+
+def _code(cc) -> str | None:
+    for c in (cc.coding or []) if cc is not None else []:
+        if c.code:
+            return c.code
+    return None
+
+
+def _codings(cc) -> list[tuple[str, str]]:
+    return [(c.system, c.code) for c in (cc.coding or [])] if cc is not None and cc.coding else []
+
+
+def _first_coding(cc) -> str | None:
+    keys = _codings(cc)
+    return f"{keys[0][0]}|{keys[0][1]}" if keys else None
+
+
+def _unit_of(q) -> str | None:
+    if q is None:
+        return None
+    return q.code or q.unit
+
+
+def _has_value(o: Observation) -> bool:
+    return any(getattr(o, name) is not None for name in ("valueQuantity", "valueCodeableConcept", "valueBoolean",
+                                                         "valueInteger", "valueString"))
+
+
+def _effective(o: Observation) -> date | None:
+    if o.effectiveDateTime is not None and o.effectiveDateTime.date is not None:
+        return _as_date(o.effectiveDateTime.date)
+    if o.effectivePeriod is not None and o.effectivePeriod.end is not None and o.effectivePeriod.end.date is not None:
+        return _as_date(o.effectivePeriod.end.date)
+    return None
+
+
+def _as_date(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _date(text: object) -> date | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        raise InvalidFacts(f"Bundle.timestamp {text!r} is not a FHIR instant.") from None
+
+
+def _months(start: date, end: date) -> float:
+    """Calendar months from start to end: whole months, and the days left as a fraction of the month they fall in
+    (so the 1st of March to the 1st of June is exactly 3)."""
+    d = relativedelta(end, start)
+    whole = d.years * 12 + d.months
+    anchor = start + relativedelta(months=whole)
+    days_in_month = ((anchor + relativedelta(months=1)) - anchor).days
+    return whole + d.days / days_in_month
+
+
+def _years(start: date, end: date) -> float:
+    """Calendar years (an age on the birthday is exactly whole)."""
+    return _months(start, end) / 12
