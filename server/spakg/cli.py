@@ -6,6 +6,7 @@ import argparse
 import difflib
 import json
 import sys
+from datetime import date
 from pathlib import Path
 
 from .checks.runner import CHECK_IDS
@@ -33,10 +34,19 @@ def cmd_serve(args) -> int:
     return run(options, args.host, args.port, args.log_level, args.workers)
 
 
-def _read_patients(knowledge, source: str):
-    """Patients one at a time from a file (or stdin, ``-``). JSON lines (each line a complete record) are streamed, so
-    memory stays flat however many patients; Turtle, JSON-LD, and a JSON object or list spread over lines are read
-    whole. The format comes from the suffix, else from the content, as before streaming."""
+def _read_patients(knowledge, source: str, as_of=None):
+    """Assessments one patient at a time from a file (or stdin, ``-``). JSON lines (each line a complete record or a
+    FHIR Bundle) are streamed, so memory stays flat however many patients; Turtle, JSON-LD, and a JSON object or list
+    spread over lines (a FHIR Bundle among them) are read whole. The format comes from the suffix, else from the
+    content, as before streaming."""
+    from .assessment import Assessment
+    from .fhir.assess import assess_bundle
+
+    def assess(record):
+        if isinstance(record, dict) and record.get("resourceType") == "Bundle":
+            return assess_bundle(knowledge, record, as_of)
+        return Assessment(knowledge, knowledge.facts.read(record))
+
     suffix = "" if source == "-" else Path(source).suffix.lower()
     stream = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115 - closed below
     try:
@@ -46,29 +56,28 @@ def _read_patients(knowledge, source: str):
         if suffix in (".ttl", ".turtle", ".jsonld") or not first.lstrip().startswith(("{", "[")) or '"@context"' in first:
             text = first + stream.read()
             rdf = "json-ld" if suffix == ".jsonld" or '"@context"' in text[:2000] else "turtle"
-            yield from knowledge.patients_from_rdf(text, rdf)
+            yield from (Assessment(knowledge, f) for f in knowledge.patients_from_rdf(text, rdf))
             return
         try:
             record = json.loads(first)
         except ValueError:  # one JSON document over several lines
             text = first + stream.read()
             if '"@context"' in text[:2000]:
-                yield from knowledge.patients_from_rdf(text, "json-ld")
+                yield from (Assessment(knowledge, f) for f in knowledge.patients_from_rdf(text, "json-ld"))
                 return
             data = json.loads(text)
-            yield from (knowledge.facts.read(r) for r in (data if isinstance(data, list) else [data]))
+            yield from (assess(r) for r in (data if isinstance(data, list) else [data]))
             return
-        yield from (knowledge.facts.read(r) for r in (record if isinstance(record, list) else [record]))
+        yield from (assess(r) for r in (record if isinstance(record, list) else [record]))
         for line in stream:
             if line.strip():
-                yield knowledge.facts.read(json.loads(line))
+                yield assess(json.loads(line))
     finally:
         if stream is not sys.stdin:
             stream.close()
 
 
 def cmd_assess(args) -> int:
-    from .assessment import Assessment
     from .proof import assessment_json
     from .prov import assessment_graph
     from .rules import STATUS_NAMES
@@ -81,19 +90,21 @@ def cmd_assess(args) -> int:
 
         progress = tqdm(unit=" patients", file=sys.stderr)
     out = sys.stdout
-    for facts in _read_patients(knowledge, args.file):
-        a = Assessment(knowledge, facts)
+    for a in _read_patients(knowledge, args.file, args.as_of):
+        fhir = {"fhir": a.origin.as_dict()} if a.origin is not None else {}
         if args.format == "turtle":
             out.write(assessment_graph(a).serialize(format="turtle"))
         elif args.detail == "proof":
-            out.write(assessment_json(a).decode("utf-8") + "\n")
+            proof = assessment_json(a).decode("utf-8")
+            out.write((proof[:-1] + "," + json.dumps(fhir, ensure_ascii=False)[1:] if fhir else proof) + "\n")
         elif args.detail == "outcomes":
             out.write(json.dumps({"id": a.patient_id, **{r.id: STATUS_NAMES[s] for r, s in zip(rules, a.statuses,
-                                                                                                  strict=True)}}) + "\n")
+                                                                                                  strict=True)},
+                                  **fhir}) + "\n")
         else:
             summary = {r.id: {"status": STATUS_NAMES[s], "summary": a.summary(a.proof.step(r))}
                        for r, s in zip(rules, a.statuses, strict=True)}
-            out.write(json.dumps({"id": a.patient_id, "rules": summary}, ensure_ascii=False) + "\n")
+            out.write(json.dumps({"id": a.patient_id, "rules": summary, **fhir}, ensure_ascii=False) + "\n")
         if progress is not None:
             progress.update()
     if progress is not None:
@@ -207,8 +218,11 @@ def main(argv: list[str] | None = None) -> int:
                        help="wall-clock limit of one SPARQL query (default 5)")
     serve.set_defaults(func=cmd_serve)
 
-    assess = sub.add_parser("assess", help="assess patients from a file (Turtle, JSON-LD, JSON or JSON lines; - for stdin)")
+    assess = sub.add_parser("assess", help="assess patients from a file (Turtle, JSON-LD, JSON, JSON lines or FHIR R4 "
+                                           "Bundles; - for stdin)")
     assess.add_argument("file")
+    assess.add_argument("--as-of", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD",
+                        help="FHIR: count ages and durations to this date (default: each Bundle's timestamp, else today)")
     assess.add_argument("--format", choices=["json", "turtle"], default="json", help="turtle: the PROV-O proof")
     assess.add_argument("--detail", choices=["outcomes", "summary", "proof"], default="summary",
                         help="per patient and line: each rule's status; with its one-line summary; the whole proof")
