@@ -10,6 +10,7 @@ patient is logged.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
@@ -135,7 +136,7 @@ def bundle_from_request(body: object) -> dict:
 
 def _cannot_assess(e: SpakgError, base_url: str) -> dict:
     return {
-        "summary": "spakg could not assess this record: it needs correcting first.",
+        "uuid": str(uuid.uuid4()), "summary": "spakg could not assess this record: it needs correcting first.",
         "indicator": "info", "detail": f"{e.message}\n\nNo referral advice is given until the record is corrected.",
         "source": {"label": "spakg", "url": base_url.rstrip("/") + "/",
                    "topic": {"system": ERRORS_SYSTEM, "code": e.code, "display": e.code.replace("_", " ").lower()}},

@@ -15,11 +15,12 @@ import uuid
 from collections.abc import Mapping
 
 from ..assessment import CLASSIFICATION_NOTE, Assessment, summary_from
-from ..rules import MET, UNDETERMINED, Rule
+from ..rules import MET, UNDETERMINED, FindingItem, Rule
 from ..web.patient_query import query_from_patient
 
 SUMMARY_MAX = 139  # CDS Hooks: "<140-character summary"
 REFERRAL = "ReferralAdvice"
+LISTED = 8  # questions named in a card's detail; the permalink shows them all
 EXAMINATION_RANK = 2  # effort ranks above this are orders (a blood test, imaging), not questions or an examination
 
 
@@ -50,13 +51,13 @@ def _referral_card(a: Assessment, rule: Rule, base: str, permalink: str) -> dict
         lines += ["From the record: " + "; ".join(facts) + ".", ""]
     lines += _sources(rule)
     lines += ["", f"*{CLASSIFICATION_NOTE}*", "", f"> {a.knowledge.disclaimer}"]
-    return _card(f"{_short(rule)}: met — consider referral to rheumatology.", "warning", rule, base, permalink,
+    return _card(f"{rule.label}: met — consider referral to rheumatology.", "warning", rule, base, permalink,
                  "\n".join(lines))
 
 
 def _undetermined_card(a: Assessment, rule: Rule, questions: list, base: str, permalink: str) -> dict | None:
-    if not questions:
-        return None
+    if not questions or not _record_speaks_to(a.proof.step(rule)):
+        return None  # a record that says nothing the rule reads gets no card: no alert on every chart
     effort = a.knowledge.effort
     asked, orders = [], []
     for q in questions:
@@ -65,11 +66,13 @@ def _undetermined_card(a: Assessment, rule: Rule, questions: list, base: str, pe
         asked.append(f"- {what}" + (f" ({how.label})" if how is not None else " (ask the patient)"))
         if how is not None and effort.rank(q.concept) > EXAMINATION_RANK and all(o[0] is not how for o in orders):
             orders.append((how, q))
+    more = len(asked) - LISTED
     lines = [f"**{rule.label}: undetermined.** {summary_from(rule, a.proof)}", "",
-             "These would settle it, cheapest first:", *asked, "", *_sources(rule), "",
+             "An answer to any of these can settle it (those that settle the most rules first, then the cheapest to "
+             "learn):", *asked[:LISTED], *([f"- and {more} more"] if more > 0 else []), "", *_sources(rule), "",
              f"*{CLASSIFICATION_NOTE}*", "", f"> {a.knowledge.disclaimer}"]
     n = len(questions)
-    card = _card(f"{_short(rule)}: undetermined — {n} answer{'s' * (n != 1)} would settle it.", "info", rule, base,
+    card = _card(f"{rule.label}: undetermined — {n} question{'s' * (n != 1)} could settle it.", "info", rule, base,
                  permalink, "\n".join(lines))
     if orders:
         card["suggestions"] = [_order(a, how, q) for how, q in orders]
@@ -91,6 +94,13 @@ def _order(a: Assessment, investigation, question) -> dict:
                                                           f"{question.concept.label}).", "resource": request}]}
 
 
+def _record_speaks_to(step) -> bool:
+    """Whether some finding the rule reads is known (present or absent) in the record."""
+    if isinstance(step.item, FindingItem) and step.status != UNDETERMINED:
+        return True
+    return any(_record_speaks_to(s) for s in (*step.requires, *step.children))
+
+
 def _card(summary: str, indicator: str, rule: Rule, base: str, permalink: str, detail: str) -> dict:
     if len(summary) > SUMMARY_MAX:
         summary = summary[:SUMMARY_MAX - 1].rstrip() + "…"
@@ -99,10 +109,6 @@ def _card(summary: str, indicator: str, rule: Rule, base: str, permalink: str, d
         "source": {"label": f"spakg — {rule.label}", "url": f"{base}/rules/{rule.id}"},
         "links": [{"label": "Open this assessment in spakg", "url": permalink, "type": "absolute"}],
     }
-
-
-def _short(rule: Rule) -> str:
-    return rule.short_label or rule.label
 
 
 def _sources(rule: Rule) -> list[str]:
@@ -123,7 +129,7 @@ def _facts_used(a: Assessment) -> list[str]:
     out = []
     for f, refs in zip(a.origin.record["findings"], a.origin.origins, strict=True):
         label = concepts.get(f["concept"]).label
-        out.append(f"{label}{'' if f.get('present', True) else ' (absent)'} ({', '.join(refs)})")
+        out.append(f"{label}{'' if f.get('present', True) else ': absent'} ({', '.join(refs)})")
     return out
 
 
