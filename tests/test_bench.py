@@ -16,3 +16,14 @@ def test_the_baselines_run_per_patient_and_batched_offline(knowledge):
     patients = cohort(knowledge, 4)
     for baseline in (bench_owlrl, bench_reasonable, bench_hermit):
         assert baseline(knowledge, patients, 1) > 0 and baseline(knowledge, patients, 4) > 0
+
+
+def test_the_fhir_bench_reads_bundles_of_the_sizes_it_reports(knowledge):
+    from spakg.bench_fhir import bench_bundles, long_record
+
+    assert len(long_record(knowledge, 2000)["entry"]) == 2000
+    figures = bench_bundles(knowledge, sizes=(10, 100), repeat=1)
+    assert set(figures) == {10, 100} and all(f["read_ms"] > 0 and f["proof_ms"] > 0 for f in figures.values())
+    # the long record is still the vignette's patient: its extra entries are superseded or not read, never lost
+    reading = knowledge.fhir.read(long_record(knowledge, 100))
+    assert {u.reason for u in reading.unused} == {"SUPERSEDED", "UNKNOWN_CODE"}

@@ -5,7 +5,9 @@
   of them decides k-of-n rules, numbers or three values), per patient and batched: owlrl (OWL 2 RL over rdflib),
   HermiT (through owlready2), and reasonable (an OWL 2 RL reasoner in Rust, if installed: ``pip install
   spakg[bench]``);
-* with ``--server``: a running server's assess and concept latency at concurrency 1 and 8.
+* FHIR Bundles of 10, 100 and 2,000 entries: JSON, reading (validation, codes), assessing, proof JSON;
+* with ``--server``: a running server's assess and concept latency at concurrency 1 and 8, and its CDS Hooks
+  service's.
 
 Figures are printed, never asserted: timed tests would fail on a busy machine.
 """
@@ -182,21 +184,23 @@ def bench_server_wrk(wrk: str, base: str, patients: list[list[dict]], concurrenc
     """The same two requests as ``bench_server``, driven by wrk (a C load generator: the client costs little of the
     two cores). assess sends one patient of the cohort, the same each time (its parse cache is then warm, as for
     an app sending one query text with varying variables)."""
-    out = {}
     bodies = {"assess": {"query": ASSESS, "variables": {"p": {"findings": patients[0]}}}, "concept": {"query": CONCEPT}}
+    return {name: wrk_post(wrk, base.rstrip("/") + "/graphql", json.dumps(body), concurrency, seconds)
+            for name, body in bodies.items()}
+
+
+def wrk_post(wrk: str, url: str, body: str, concurrency: int, seconds: int = 8) -> dict[str, float]:
+    """wrk POSTing one JSON body for ``seconds``: requests/s, p50 and p99 in ms."""
     with tempfile.TemporaryDirectory() as tmp:
-        for name, body in bodies.items():
-            body_path = Path(tmp) / f"{name}.json"
-            body_path.write_text(json.dumps(body), encoding="utf-8")
-            script = Path(tmp) / f"{name}.lua"
-            script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                              f'local f = io.open("{body_path}")\nwrk.body = f:read("*a")\nf:close()\n', encoding="utf-8")
-            run = subprocess.run([wrk, f"-t{min(concurrency, 2)}", f"-c{concurrency}", f"-d{seconds}s", "--latency",
-                                  "-s", str(script), base.rstrip("/") + "/graphql"], capture_output=True, text=True,
-                                 timeout=seconds + 30)
-            out[name] = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", run.stdout).group(1)),  # type: ignore[union-attr]
-                         "p50_ms": _wrk_ms(run.stdout, "50%"), "p99_ms": _wrk_ms(run.stdout, "99%")}
-    return out
+        body_path = Path(tmp) / "body.json"
+        body_path.write_text(body, encoding="utf-8")
+        script = Path(tmp) / "post.lua"
+        script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                          f'local f = io.open("{body_path}")\nwrk.body = f:read("*a")\nf:close()\n', encoding="utf-8")
+        run = subprocess.run([wrk, f"-t{min(concurrency, 2)}", f"-c{concurrency}", f"-d{seconds}s", "--latency",
+                              "-s", str(script), url], capture_output=True, text=True, timeout=seconds + 30)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", run.stdout).group(1)),  # type: ignore[union-attr]
+            "p50_ms": _wrk_ms(run.stdout, "50%"), "p99_ms": _wrk_ms(run.stdout, "99%")}
 
 
 EXPLORER_PAGES = ["/", "/concepts/Uveitis", "/article?quote=q-back-pain-common", "/path?from=Uveitis&to=AxialSpondyloarthritis",
@@ -265,8 +269,13 @@ def run(args) -> None:
         print(f"  {name:10s} per patient {one * 1e3:9.2f} ms ({one * r['vector']:>9,.0f}x spakg with the proof vector); "
               f"batched ({batch}/run) {many * 1e3:8.3f} ms ({many * r['vector']:,.1f}x; "
               f"{many * r['outcomes']:,.1f}x on outcomes)")
+    from .bench_fhir import print_bundles
+
+    print_bundles(k)
     print(f"peak memory (max RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     if args.server:
+        from .bench_fhir import bench_cds
+
         wrk = shutil.which("wrk")
         client = "wrk, 8 s each" if wrk else "httpx in this process (install wrk for figures the client does not cap)"
         print(f"server {args.server} ({client}); assess = full explanations of every rule:")
@@ -276,6 +285,9 @@ def run(args) -> None:
             for name, s in figures.items():
                 print(f"  {name}, concurrency {concurrency}: {s['rps']:,.0f} req/s, p50 {s['p50_ms']:.2f} ms, "
                       f"p99 {s['p99_ms']:.2f} ms")
+            cds = bench_cds(args.server, k, wrk, concurrency)
+            print(f"  CDS Hooks patient-view ({cds['kib']:.0f} KiB prefetch, 100 resources), concurrency {concurrency}: "
+                  f"{cds['rps']:,.0f} req/s, p50 {cds['p50_ms']:.2f} ms, p99 {cds['p99_ms']:.2f} ms")
         print("explorer pages (median render on the server; gzipped bytes with their scripts and styles):")
         for path, (ms, weight) in bench_pages(args.server).items():
             print(f"  {path[:60]:60s} {ms:6.1f} ms {weight / 1024:8.0f} KiB")
