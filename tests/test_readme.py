@@ -60,7 +60,7 @@ def test_every_command_line_shown_uses_options_that_exist(line):
 def test_every_error_code_the_service_sends_is_documented():
     sources = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "server" / "spakg").rglob("*.py"))
     codes = set(re.findall(r'code = "([A-Z_]+)"', sources))
-    codes |= set(re.findall(r'(?:Refused|SparqlError|_error|error_body)\([^)]*?"([A-Z][A-Z_]{3,})"', sources, flags=re.S))
+    codes |= set(re.findall(r'(?:Refused|SparqlError|HookError|_error|error_body)\([^)]*?"([A-Z][A-Z_]{3,})"', sources, flags=re.S))
     codes |= set(re.findall(r'"code": "([A-Z][A-Z_]{3,})"', sources))
     codes |= set(re.findall(r'code = "([A-Z][A-Z_]{3,})" if ', sources))
     # the base class's placeholder, a success in the request log, and errors of the command line only
