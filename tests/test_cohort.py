@@ -177,3 +177,30 @@ def test_the_column_screener_matches_with_measurements_and_scores(knowledge, tmp
     assert by_row(knowledge, through_parquet(knowledge, records, tmp_path)) == expected
     assert {s for row in expected for s in (row["AsdasCrpHighDiseaseActivity"], row["BasdaiActiveDisease"])} == \
         {"MET", "NOT_MET", "UNDETERMINED"}  # the categories are exercised every way
+
+
+def test_a_directory_of_fhir_bundles_screens_on_dask_as_each_bundle_assesses(knowledge, tmp_path):
+    """Issue 14's third input (with issue 13): FHIR Bundle files, read by the workers; a file that is not JSON or not
+    a readable Bundle is reported with its row and name, and costs no other file its result."""
+    from datetime import date
+
+    from spakg.fhir.assess import assess_bundle
+    from spakg.synth import write_cohort
+
+    folder = tmp_path / "bundles"
+    write_cohort(knowledge, 120, str(folder), seed=5, fhir=True)
+    (folder / "synthetic-40.json").write_text("{not json", encoding="utf-8")
+    (folder / "synthetic-70.json").write_text(json.dumps({"resourceType": "Bundle", "type": "batch"}), encoding="utf-8")
+    run = screen(folder, tmp_path / "out", workers=2, as_of=date(2026, 11, 29))
+    table = pq.read_table(tmp_path / "out").to_pandas().sort_values("row")
+    assert run.patients == 120 == len(table)
+    errors = {i: e for i, e in zip(table["row"], table["error"], strict=True) if isinstance(e, str)}
+    assert set(errors) == {40, 70}  # files in natural order: synthetic-0 … synthetic-119
+    assert "synthetic-40.json is not a JSON file" in errors[40] and errors[70].startswith("[INVALID_FACTS]")
+    for _, row in table[table["error"].isna()].iterrows():
+        bundle = json.loads((folder / f"{row['id']}.json").read_text())
+        a = assess_bundle(knowledge, bundle, date(2026, 11, 29))
+        assert {r.id: row[r.id] for r in knowledge.rules.order} == \
+            {r.id: STATUS_NAMES[s] for r, s in zip(knowledge.rules.order, a.statuses, strict=True)}
+    report = build_report(knowledge, tmp_path / "out", folder, as_of=date(2026, 11, 29))
+    assert report.sampled > 0 and report.questions

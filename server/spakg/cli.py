@@ -116,7 +116,7 @@ def cmd_synth(args) -> int:
     from .synth import write_cohort
 
     knowledge = _knowledge(args)
-    n = write_cohort(knowledge, args.n, args.out, seed=args.seed)
+    n = write_cohort(knowledge, args.n, args.out, seed=args.seed, fhir=args.fhir)
     print(f"wrote {n:,} synthetic patients to {args.out} (synthetic: never real patients)", file=sys.stderr)
     return 0
 
@@ -126,8 +126,9 @@ def cmd_screen(args) -> int:
     from .screen import screen
 
     ontology = str(args.ontology) if args.ontology else None
-    run = screen(Path(args.cohort), Path(args.out), ontology, workers=args.workers, scheduler=args.scheduler)
-    report = build_report(_knowledge(args), run.out, Path(args.cohort), seconds=run.seconds)
+    run = screen(Path(args.cohort), Path(args.out), ontology, workers=args.workers, scheduler=args.scheduler,
+                 as_of=args.as_of)
+    report = build_report(_knowledge(args), run.out, Path(args.cohort), seconds=run.seconds, as_of=args.as_of)
     print(report.as_text())
     print(f"\n{run.patients / run.seconds:,.0f} patients/s ({run.patients:,} in {run.seconds:.1f} s, "
           f"{'scheduler ' + args.scheduler if args.scheduler else f'{args.workers} local workers'})", file=sys.stderr)
@@ -265,12 +266,17 @@ def main(argv: list[str] | None = None) -> int:
 
     synth = sub.add_parser("synth", help="write a synthetic cohort (JSON lines or Parquet); never real patients")
     synth.add_argument("--n", type=int, default=10_000)
-    synth.add_argument("--out", required=True, help="cohort.jsonl or cohort.parquet")
+    synth.add_argument("--out", required=True, help="cohort.jsonl or cohort.parquet; with --fhir, a .jsonl of Bundles or "
+                                                    "a directory of Bundle files")
     synth.add_argument("--seed", type=int, default=1)
+    synth.add_argument("--fhir", action="store_true", help="write each patient as a FHIR R4 Bundle")
     synth.set_defaults(func=cmd_synth)
 
     scr = sub.add_parser("screen", help="screen a cohort (JSON lines or Parquet) on Dask; Parquet out, a report")
-    scr.add_argument("cohort", help="cohort.jsonl, cohort.parquet or a directory of Parquet files")
+    scr.add_argument("cohort", help="cohort.jsonl (records or FHIR Bundles), cohort.parquet, a directory of Parquet "
+                                    "files or a directory of FHIR Bundle files (*.json)")
+    scr.add_argument("--as-of", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD",
+                     help="FHIR: count ages and durations to this date (default: each Bundle's timestamp, else today)")
     scr.add_argument("--out", required=True, help="directory for the results (Parquet parts)")
     scr.add_argument("--workers", type=int, default=2, help="local Dask worker processes (default 2)")
     scr.add_argument("--scheduler", default=None, help="an existing Dask cluster, e.g. tcp://host:8786")

@@ -25,6 +25,7 @@ import gc
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 
 from .errors import InvalidFacts, SpakgError
 from .knowledge import Knowledge
@@ -54,9 +55,11 @@ def output_columns(k: Knowledge) -> list[str]:
     return ["row", "id", *(r.id for r in k.rules.order), "error"]
 
 
-def screen_records(k: Knowledge, records: Iterable[dict | Exception], first_row: int = 0) -> dict[str, list]:
+def screen_records(k: Knowledge, records: Iterable[dict | Exception], first_row: int = 0,
+                   as_of: date | None = None) -> dict[str, list]:
     """Every rule's status for each record, as columns: ``row`` (its number in the input), ``id``, one column per
-    rule (MET / NOT_MET / UNDETERMINED; null where the record could not be read) and ``error`` ("[CODE] message")."""
+    rule (MET / NOT_MET / UNDETERMINED; null where the record could not be read) and ``error`` ("[CODE] message").
+    A record may be a FHIR Bundle (read as of ``as_of``, else its timestamp, else today)."""
     rules = k.rules.order
     read, decide = k.facts.read, k.rules.decide
     rows: list[int] = []
@@ -68,6 +71,8 @@ def screen_records(k: Knowledge, records: Iterable[dict | Exception], first_row:
         try:
             if isinstance(record, Exception):
                 raise record
+            if record.get("resourceType") == "Bundle":
+                record = k.fhir.read(record, as_of).record
             ids.append(None if record.get("id") is None else str(record.get("id")))
             statuses.append(decide(read(record)))
             errors.append(None)

@@ -4,10 +4,12 @@ settle the most undetermined ones — as a terminal table, JSON, and a self-cont
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 from html import escape
 from pathlib import Path
 
@@ -100,7 +102,8 @@ table{{border-collapse:collapse;width:100%}}th,td{{text-align:left;padding:.3rem
 </body></html>"""
 
 
-def build_report(k: Knowledge, results: Path, source: Path | None = None, seconds: float | None = None) -> CohortReport:
+def build_report(k: Knowledge, results: Path, source: Path | None = None, seconds: float | None = None,
+                 as_of: date | None = None) -> CohortReport:
     """Counts from the screen's output; next questions from a sample of the input's undetermined patients."""
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
@@ -119,17 +122,24 @@ def build_report(k: Knowledge, results: Path, source: Path | None = None, second
     rules = [RuleCounts(rule.id, rule.label, dict(counts[rule.id])) for rule in k.rules.order]
     report = CohortReport(patients, unreadable, rules, seconds=seconds, disclaimer=k.disclaimer)
     if source is not None:
-        report.sampled, report.questions = _questions(k, source)
+        report.sampled, report.questions = _questions(k, source, as_of=as_of)
     return report
 
 
-def _questions(k: Knowledge, source: Path, limit: int = 10) -> tuple[int, list[dict]]:
+def _questions(k: Knowledge, source: Path, limit: int = 10, as_of: date | None = None) -> tuple[int, list[dict]]:
     """The first ``SAMPLE`` undetermined patients of the input: for each question, how many it would settle."""
     from .cohort import Layout, records_from_frame
+    from .screen import bundle_files
 
-    if source.suffix == ".jsonl":
+    files = bundle_files(source)
+    if source.suffix in (".jsonl", ".ndjson"):
         with source.open(encoding="utf-8") as f:
             records = [json.loads(line) for line in itertools.islice(f, SAMPLE * 3) if line.strip()]
+    elif files:
+        records = []
+        for p in files[:SAMPLE * 3]:
+            with contextlib.suppress(OSError, ValueError):  # the screen reports a broken file; the sample skips it
+                records.append(json.loads(p.read_bytes()))
     else:
         import pyarrow.parquet as pq
 
@@ -144,6 +154,8 @@ def _questions(k: Knowledge, source: Path, limit: int = 10) -> tuple[int, list[d
     sampled = 0
     for record in records:
         try:
+            if record.get("resourceType") == "Bundle":
+                record = k.fhir.read(record, as_of).record
             a = Assessment(k, k.facts.read(record))
         except Exception:
             continue

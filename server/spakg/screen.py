@@ -1,21 +1,26 @@
 """`spakg screen`: a cohort through ``cohort.screen_records`` on Dask — a local cluster by default, or an existing one —
 written to Parquet (one row per patient: row, id, a column per rule, error), then summed up in a cohort report.
 
-Parquet input is read by the workers themselves (``dask.dataframe.read_parquet``); JSON lines are read here in chunks
-and sent to them. Each worker loads the ontology once (``_knowledge``)."""
+Parquet input is read by the workers themselves (``dask.dataframe.read_parquet``); JSON lines (patient records or FHIR
+Bundles, one per line) are read here in chunks and sent to them; a directory of FHIR Bundle files (``*.json``) goes
+out as chunks of file names, each worker reading its own files. Each worker loads the ontology once
+(``_knowledge``)."""
 
 from __future__ import annotations
 
 import gc
 import json
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from .cohort import ColumnScreener, Layout, output_columns, screen_records
 from .knowledge import Knowledge
 
 CHUNK_LINES = 50_000
+CHUNK_FILES = 2_000  # FHIR Bundle files per task
 _LOADED: dict[str | None, Knowledge] = {}
 
 
@@ -59,7 +64,7 @@ def _screener(k: Knowledge) -> ColumnScreener:
     return found
 
 
-def screen_lines(lines: list[str], ontology: str | None, first: int):
+def screen_lines(lines: list[str], ontology: str | None, first: int, as_of: date | None = None):
     """One chunk of JSON lines (blank lines count as rows too, so row numbers are line numbers from 0)."""
     k = _knowledge(ontology)
 
@@ -72,7 +77,32 @@ def screen_lines(lines: list[str], ontology: str | None, first: int):
 
                 yield InvalidFacts(f"line is not JSON: {exc}")
 
-    return _frame(screen_records(k, records(), first), [r.id for r in k.rules.order])
+    return _frame(screen_records(k, records(), first, as_of), [r.id for r in k.rules.order])
+
+
+def screen_files(paths: list[str], ontology: str | None, first: int, as_of: date | None = None):
+    """One chunk of a directory of FHIR Bundle files (row numbers follow the files' sorted order)."""
+    k = _knowledge(ontology)
+
+    def records():
+        for path in paths:
+            try:
+                yield json.loads(Path(path).read_bytes())
+            except (OSError, ValueError) as exc:
+                from .errors import InvalidFacts
+
+                yield InvalidFacts(f"{Path(path).name} is not a JSON file: {exc}")
+
+    return _frame(screen_records(k, records(), first, as_of), [r.id for r in k.rules.order])
+
+
+def bundle_files(source: Path) -> list[Path]:
+    """A directory's FHIR Bundle files (``*.json``, in natural order), or [] when it is a Parquet directory."""
+    from dask.utils import natural_sort_key
+
+    if not source.is_dir() or any(source.rglob("*.parquet")):
+        return []
+    return sorted(source.rglob("*.json"), key=lambda p: natural_sort_key(str(p)))
 
 
 def _parquet_offsets(source: Path) -> list[int]:
@@ -105,7 +135,7 @@ class ScreenRun:
 
 
 def screen(source: Path, out: Path, ontology: str | None = None, workers: int = 2, scheduler: str | None = None,
-           progress: bool = False) -> ScreenRun:
+           progress: bool = False, as_of: date | None = None) -> ScreenRun:
     import dask
     import dask.dataframe as dd
     from dask.distributed import Client, LocalCluster
@@ -119,8 +149,12 @@ def screen(source: Path, out: Path, ontology: str | None = None, workers: int = 
     client = Client(scheduler or cluster)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        if source.suffix == ".jsonl":
-            patients = _screen_jsonl(client, source, out, ontology)
+        files = bundle_files(source)
+        if source.suffix in (".jsonl", ".ndjson"):
+            patients = _screen_chunks(client, _line_chunks(source), screen_lines, out, ontology, as_of)
+        elif files:
+            chunks = ([str(p) for p in files[i:i + CHUNK_FILES]] for i in range(0, len(files), CHUNK_FILES))
+            patients = _screen_chunks(client, chunks, screen_files, out, ontology, as_of)
         else:
             frame = dd.read_parquet(str(source), split_row_groups=True, dtype_backend="numpy_nullable")
             offsets = _parquet_offsets(source)
@@ -139,9 +173,22 @@ def screen(source: Path, out: Path, ontology: str | None = None, workers: int = 
     return ScreenRun(patients, time.perf_counter() - started, out)
 
 
-def _screen_jsonl(client, source: Path, out: Path, ontology: str | None, window: int = 4) -> int:
-    """Chunks of lines go out as workers can take them (at most ``window`` in flight, so memory stays flat) and come
-    back in order, each written as the next part file."""
+def _line_chunks(source: Path) -> Iterator[list[str]]:
+    with source.open(encoding="utf-8") as lines:
+        chunk: list[str] = []
+        for line in lines:
+            chunk.append(line)
+            if len(chunk) == CHUNK_LINES:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+
+def _screen_chunks(client, chunks: Iterable[list[str]], fn, out: Path, ontology: str | None, as_of: date | None,
+                   window: int = 4) -> int:
+    """Chunks (of lines, or of file names) go out as workers can take them (at most ``window`` in flight, so memory
+    stays flat) and come back in order, each written as the next part file."""
     from collections import deque
 
     import pyarrow as pa
@@ -160,19 +207,11 @@ def _screen_jsonl(client, source: Path, out: Path, ontology: str | None, window:
         written += 1
 
     first = 0
-    with source.open(encoding="utf-8") as lines:
-        chunk: list[str] = []
-        for line in lines:
-            chunk.append(line)
-            if len(chunk) == CHUNK_LINES:
-                pending.append(client.submit(screen_lines, chunk, ontology, first, pure=False))
-                first += len(chunk)
-                chunk = []
-                if len(pending) >= window:
-                    write_oldest()
-        if chunk:
-            pending.append(client.submit(screen_lines, chunk, ontology, first, pure=False))
-            first += len(chunk)
+    for chunk in chunks:
+        pending.append(client.submit(fn, chunk, ontology, first, as_of, pure=False))
+        first += len(chunk)
+        if len(pending) >= window:
+            write_oldest()
     while pending:
         write_oldest()
     return first

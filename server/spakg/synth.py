@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import date
 
 from .errors import SpakgError
 from .knowledge import Knowledge
@@ -84,11 +85,32 @@ def clinic_patient(k: Knowledge, rng: random.Random, n: int = 0) -> dict:
         return record
 
 
-def write_cohort(k: Knowledge, n: int, path: str, seed: int = 1) -> int:
-    """``n`` synthetic clinic patients to ``path``: JSON lines (.jsonl) or Parquet in the cohort layout (.parquet)."""
+FHIR_AS_OF = date(2026, 11, 29)  # synthetic Bundles are dated, so their ages read back the same any day
+
+
+def write_cohort(k: Knowledge, n: int, path: str, seed: int = 1, fhir: bool = False) -> int:
+    """``n`` synthetic clinic patients to ``path``: JSON lines (.jsonl) or Parquet in the cohort layout (.parquet);
+    with ``fhir``, FHIR R4 Bundles, one per line of a .jsonl or one file each in a directory."""
     import json
 
     rng = random.Random(seed)
+    if fhir:
+        from pathlib import Path
+
+        from .fhir.writer import bundle_from_record
+
+        as_of = FHIR_AS_OF
+        if path.endswith(".jsonl"):
+            with open(path, "w", encoding="utf-8") as out:
+                for i in range(n):
+                    out.write(json.dumps(bundle_from_record(k, clinic_patient(k, rng, i), as_of)) + "\n")
+            return n
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            record = clinic_patient(k, rng, i)
+            (folder / f"{record['id']}.json").write_text(json.dumps(bundle_from_record(k, record, as_of)), encoding="utf-8")
+        return n
     if path.endswith(".jsonl"):
         with open(path, "w", encoding="utf-8") as out:
             for i in range(n):

@@ -6,7 +6,8 @@ where the ontology has an exact, uncontested SNOMED CT one (the form an EHR woul
 system. A finding the ontology splits by clinical status (current psoriasis, a history of it) is written as the
 broader code with that status, as a problem list records it. Dates are laid out so that the reader gives the
 record's numbers back: the back pain began ``durationMonths`` before ``as_of``, the patient was born
-``ageAtOnset`` years before that (or ``age`` years before ``as_of``).
+``ageAtOnset`` years before that (or ``age`` years before ``as_of``); when the record's age is past the pain's onset
+plus its duration, the pain is written as resolved at that point, which is the only way the three numbers agree.
 """
 
 from __future__ import annotations
@@ -33,11 +34,17 @@ def bundle_from_record(knowledge: Knowledge, record: Mapping, as_of: date, *, pa
     birth = None
     onset_finding = next((f for f in record.get("findings", ()) if f.get("present", True) and "ageAtOnset" in f
                           and "durationMonths" in f), None)
+    age = record.get("age")
+    ended = None  # when the back pain stopped, if the record's age is past its onset plus its duration
     if onset_finding is not None:
         onset = as_of - _months(onset_finding["durationMonths"])
         birth = onset - _months(onset_finding["ageAtOnset"] * 12)
-    elif record.get("age") is not None:
-        birth = as_of - _months(record["age"] * 12)
+        if age is not None and (as_of - _months(age * 12)) < birth - relativedelta(days=1):
+            birth = as_of - _months(age * 12)
+            onset = birth + _months(onset_finding["ageAtOnset"] * 12)
+            ended = onset + _months(onset_finding["durationMonths"])
+    elif age is not None:
+        birth = as_of - _months(age * 12)
     if birth is not None:
         patient["birthDate"] = birth.isoformat()
     if record.get("sex"):
@@ -66,7 +73,12 @@ def bundle_from_record(knowledge: Knowledge, record: Mapping, as_of: date, *, pa
             if not present:
                 resource["valueBoolean"] = False
         if "durationMonths" in f or "ageAtOnset" in f:
-            if "durationMonths" in f:
+            if f is onset_finding and birth is not None:
+                resource["onsetDateTime"] = (birth + _months(f["ageAtOnset"] * 12)).isoformat()
+                if ended is not None:  # FHIR: an abated condition is resolved (con-4)
+                    resource["abatementDateTime"] = ended.isoformat()
+                    resource["clinicalStatus"] = _cc(CLINICAL, "resolved")
+            elif "durationMonths" in f:
                 resource["onsetDateTime"] = (as_of - _months(f["durationMonths"])).isoformat()
             else:
                 resource["onsetAge"] = {"value": f["ageAtOnset"], "unit": "years", "system": UCUM, "code": "a"}
