@@ -122,3 +122,24 @@ def test_an_educators_walk_through_the_explorer(base, browser, shots, width):
 
     context.close()
     assert problems == []
+
+
+PAGES = ["/", "/concepts/AnkylosingSpondylitis", "/concepts/Uveitis", "/article",
+         "/path?from=Uveitis&to=AxialSpondyloarthritis", "/rules", "/rules/AsasAxialSpaCriteria",
+         "/rules/AsasReferralRecommendation", "/assess",
+         "/assess?f.BackPain=yes&q.BackPain.ageAtOnset=25&q.BackPain.durationMonths=24&f.HLAB27Positive=yes&age=27"]
+
+
+def test_no_page_scrolls_sideways_on_a_phone(base, browser, shots):
+    """A table of prose (cross-references, the criteria list) stacks on a phone rather than running off the screen."""
+    page = browser.new_context(viewport={"width": 390, "height": 900}).new_page()
+    wide = {}
+    for path in PAGES:
+        page.goto(base + path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > 390:
+            wide[path] = width
+    page.goto(base + "/concepts/AnkylosingSpondylitis")
+    page.locator("#xref-h").scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "390-xrefs.png"))
+    assert wide == {}

@@ -215,3 +215,13 @@ def test_an_error_keeps_its_code(knowledge):
     with pytest.raises(SpakgError) as e:
         assess_bundle(knowledge, bad)
     assert e.value.code == "INVALID_VALUE" and "birthDate" in e.value.message
+
+
+def test_the_prov_o_proof_names_the_resource_behind_each_fact(knowledge):
+    from rdflib.namespace import DCTERMS
+
+    from spakg.prov import assessment_graph
+
+    a = assess_bundle(knowledge, json.loads((ROOT / "tests/fhir/established-ankylosing-spondylitis.json").read_text()))
+    sources = {str(o) for o in assessment_graph(a).objects(None, DCTERMS.source)}
+    assert {"Condition/uveitis", "Observation/hla-b27", "Condition/back-pain"} <= sources

@@ -50,6 +50,9 @@ def assessment_graph(a: Assessment) -> Graph:
         g.add((node, PT.present, Literal(finding.present)))
         for name, value in finding.quantities.items():
             g.add((node, PT[name], Literal(value, datatype=XSD.decimal)))
+        if a.origin is not None:  # read from FHIR: the resources that stated it (Condition/abc)
+            for ref in a.origin.resources_for(concept.id, finding.present):
+                g.add((node, DCTERMS.source, Literal(ref)))
         g.add((activity, PROV.used, node))
     scores = _scores(a, base, activity, patient, g)
     outcomes = {s.item.id: URIRef(base + f"inference/{s.item.id}") for s in a.steps}
