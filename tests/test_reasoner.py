@@ -429,3 +429,34 @@ def test_the_fast_outcomes_agree_with_the_full_proof_on_random_patients(knowledg
         facts = knowledge.facts.patient(findings)
         proof = rules.prove(facts)
         assert rules.decide(facts) == tuple(proof.status(r) for r in rules.order)
+
+
+def test_the_json_proof_tree_is_the_step_tree_for_many_patients(knowledge):
+    """The JSON renderer reads the proof vector directly (and renders a subtree no stated fact reaches once, for every
+    patient): item by item it must say what the Step objects say, for patients rich and sparse in facts."""
+    import random
+
+    from spakg.rules import STATUS_NAMES, FindingItem, Group
+    from spakg.synth import clinic_patient, random_patient
+
+    def same(step, entry, path):
+        assert entry.get("item", entry.get("rule")) == step.item.id, path
+        assert entry["status"] == STATUS_NAMES[step.status], path
+        if isinstance(step.item, Group):
+            body = entry.get("explanation", entry)
+            assert (body["met"], body["possible"]) == (step.met, step.possible), path
+            for child, sub in zip(step.children, body["items"], strict=True):
+                same(child, sub, f"{path}/{child.item.id}")
+            for req, sub in zip(step.requires, body.get("requires", []), strict=True):
+                same(req, sub, f"{path}/{req.item.id}")
+        elif isinstance(step.item, FindingItem):
+            use = Assessment(knowledge, facts).fact_use(step.item)
+            assert entry["finding"]["state"] == {True: "present", False: "absent", None: "unknown"}[use.present], path
+
+    rng = random.Random(11)
+    for n in range(120):
+        findings = random_patient(knowledge, rng, 0, 8) if n % 2 else clinic_patient(knowledge, rng, n)["findings"]
+        facts = knowledge.facts.patient(findings)
+        a = Assessment(knowledge, facts)
+        for step, entry in zip(a.steps, assessment_dict(a, questions=False)["inferences"], strict=True):
+            same(step, entry, step.item.id)

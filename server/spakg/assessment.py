@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from .concepts import Concept
@@ -320,8 +321,11 @@ def summary_from(rule: Rule, proof: Proof) -> str:
     """The one-sentence summary of a rule's outcome, read straight from the proof vector."""
     statuses = proof._statuses
     met = proof.counts(rule)[0]
-    key = (rule, statuses[rule.slot], met, *(statuses[r.slot] for r in rule.requires),
-           *(statuses[c.slot] for c in rule.items))
+    read = rule.__dict__.get("_summary_reads")
+    if read is None:  # the rule's status and its entry conditions' and items': what the sentence is made of
+        read = rule.__dict__["_summary_reads"] = itemgetter(rule.slot, *(r.slot for r in rule.requires),
+                                                            *(c.slot for c in rule.items))
+    key = (rule, met, read(statuses))
     found = _SUMMARIES.get(key)
     if found is None:
         found = _summary(rule, statuses[rule.slot], met, [(r, statuses[r.slot]) for r in rule.requires],

@@ -88,6 +88,16 @@ def _stated(concept_id: str, present: bool) -> bytes:
     return found
 
 
+def _blank_bits(group: Group) -> int | None:
+    """The classes a group's whole rendering depends on (through the rules it reads too), or None when it also
+    depends on numbers about the patient. For a patient who knows none of those classes, the group renders the same
+    bytes as for every other such patient: its findings are unknown, so its statuses and counts are too."""
+    found = group.__dict__.get("_json_blank_bits", False)
+    if found is False:
+        found = group.__dict__["_json_blank_bits"] = None if group.quantity_items() else group.named_bits
+    return found
+
+
 class _Renderer:
     """One patient's explanation trees as JSON bytes, read from the proof vector."""
 
@@ -97,6 +107,7 @@ class _Renderer:
         self.counts = a.proof._counts
         self.facts = a.facts
         self.space = a.knowledge.facts
+        self.known_mask = a.facts.present | a.facts.absent
         self.memo: dict[int, bytes] = {}
         self.known: dict[int, bytes] = {}  # a class's state and the facts that gave it, by class index
 
@@ -109,7 +120,7 @@ class _Renderer:
         if found is not None:
             return found
         kind = item.kind
-        if kind == "FINDING" and not (self.facts.present | self.facts.absent) & item.bit:  # type: ignore[attr-defined]
+        if kind == "FINDING" and not self.known_mask & item.bit:  # type: ignore[attr-defined]
             out = self.memo[item.slot] = _unknown_finding(item)  # type: ignore[arg-type]
             return out
         head, tail = _templates(item)
@@ -117,19 +128,28 @@ class _Renderer:
         if kind == "FINDING":
             out = b"".join((head, status, tail, self._finding(item)))  # type: ignore[arg-type]
         elif kind == "GROUP" or kind == "RULE":
-            n = 2 * item.counts  # type: ignore[attr-defined]
-            parts = [head, status, tail, _num(self.counts[n]), b',"possible":', _num(self.counts[n + 1]), b',"items":',
-                     self.items(item.items)]  # type: ignore[attr-defined]
-            if item.requires:  # type: ignore[attr-defined]
-                parts += (b',"requires":', self.items(item.requires))  # type: ignore[attr-defined]
-            parts.append(b"}")
-            out = b"".join(parts)
+            bits = _blank_bits(item)  # type: ignore[arg-type]
+            if bits is not None and not self.known_mask & bits:  # the same bytes for every such patient
+                out = item.__dict__.get("_json_blank")
+                if out is None:
+                    out = item.__dict__["_json_blank"] = self._group(item, head, status, tail)  # type: ignore[arg-type]
+            else:
+                out = self._group(item, head, status, tail)  # type: ignore[arg-type]
         elif kind == "CONCLUSION":
             out = b"".join((head, status, tail, _STATUS[self.statuses[item.rule.slot]], b'"}'))  # type: ignore[attr-defined]
         else:  # QUANTITY
             out = b"".join((head, status, tail, _j(values_dict(self.a.quantity_values(item))), b"}}"))  # type: ignore[arg-type]
         self.memo[item.slot] = out
         return out
+
+    def _group(self, item: Group, head: bytes, status: bytes, tail: bytes) -> bytes:
+        n = 2 * item.counts
+        parts = [head, status, tail, _num(self.counts[n]), b',"possible":', _num(self.counts[n + 1]), b',"items":',
+                 self.items(item.items)]
+        if item.requires:
+            parts += (b',"requires":', self.items(item.requires))
+        parts.append(b"}")
+        return b"".join(parts)
 
     def _finding(self, item: FindingItem) -> bytes:
         state = b"present" if self.facts.present & item.bit else b"absent"
