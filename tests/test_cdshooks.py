@@ -90,6 +90,9 @@ def test_a_met_referral_gives_a_warning_card_that_explains_itself(server):
     assert {c["source"]["url"].rsplit("/", 1)[1] for c in warnings} == {"ArticleReferralAdvice", "AsasReferralRecommendation"}
     detail = next(c for c in warnings if c["source"]["url"].endswith("/AsasReferralRecommendation"))["detail"]
     assert "met" in detail and "Observation/hla-b27" in detail  # the record's facts, by resource
+    article = next(c for c in warnings if c["source"]["url"].endswith("/ArticleReferralAdvice"))["detail"]
+    assert "Observation/night" in article and "Observation/hla-b27" not in article  # only the facts the rule read
+    assert article.index("You should consider specialist assessment") < article.index("starts before age 40")
     assert "Please note, these posts are for general information only" in detail  # the article's disclaimer
     assert "not a diagnosis" in detail
     # the permalink opens the same patient in the explorer

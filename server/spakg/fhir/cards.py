@@ -45,13 +45,13 @@ def cards_for(a: Assessment, base_url: str) -> list[dict]:
 
 def _referral_card(a: Assessment, rule: Rule, base: str, permalink: str) -> dict:
     summary = summary_from(rule, a.proof)
-    lines = [f"**{rule.label}: met.** {summary}", ""]
-    facts = _facts_used(a)
+    lines = [f"**{_title(rule)}: met.** {summary}", ""]
+    facts = _facts_used(a, rule)
     if facts:
-        lines += ["From the record: " + "; ".join(facts) + ".", ""]
+        lines += ["The facts it read, from the record: " + "; ".join(facts) + ".", ""]
     lines += _sources(rule)
     lines += ["", f"*{CLASSIFICATION_NOTE}*", "", f"> {a.knowledge.disclaimer}"]
-    return _card(f"{rule.label}: met — consider referral to rheumatology.", "warning", rule, base, permalink,
+    return _card(f"{_title(rule)}: met — consider referral to rheumatology.", "warning", rule, base, permalink,
                  "\n".join(lines))
 
 
@@ -67,12 +67,12 @@ def _undetermined_card(a: Assessment, rule: Rule, questions: list, base: str, pe
         if how is not None and effort.rank(q.concept) > EXAMINATION_RANK and all(o[0] is not how for o in orders):
             orders.append((how, q))
     more = len(asked) - LISTED
-    lines = [f"**{rule.label}: undetermined.** {summary_from(rule, a.proof)}", "",
+    lines = [f"**{_title(rule)}: undetermined.** {summary_from(rule, a.proof)}", "",
              "An answer to any of these can settle it (those that settle the most rules first, then the cheapest to "
              "learn):", *asked[:LISTED], *([f"- and {more} more"] if more > 0 else []), "", *_sources(rule), "",
              f"*{CLASSIFICATION_NOTE}*", "", f"> {a.knowledge.disclaimer}"]
     n = len(questions)
-    card = _card(f"{rule.label}: undetermined — {n} question{'s' * (n != 1)} could settle it.", "info", rule, base,
+    card = _card(f"{_title(rule)}: undetermined — {n} question{'s' * (n != 1)} could settle it.", "info", rule, base,
                  permalink, "\n".join(lines))
     if orders:
         card["suggestions"] = [_order(a, how, q) for how, q in orders]
@@ -112,25 +112,36 @@ def _card(summary: str, indicator: str, rule: Rule, base: str, permalink: str, d
 
 
 def _sources(rule: Rule) -> list[str]:
-    lines = []
-    for s in rule.sources:
-        if s.quote:
-            lines.append(f"> “{s.quote}” — {s.section or 'the article'}")
-        elif s.citation:
-            lines.append(f"Source: {s.citation}")
-    lines += [f"Source: {c}" for c in rule.citations if all(c not in line for line in lines)]
+    """The sentences the rule rests on, in the article's order (each its own quote block), then its citations."""
+    lines: list[str] = []
+    for s in sorted((s for s in rule.sources if s.quote), key=lambda s: s.start or 0):
+        lines += [f"> “{s.quote}” — {s.section or 'the article'}", ""]
+    cited = [s.citation for s in rule.sources if not s.quote and s.citation]
+    lines += [f"Source: {c}" for c in dict.fromkeys([*cited, *rule.citations])]
     return lines
 
 
-def _facts_used(a: Assessment) -> list[str]:
+def _title(rule: Rule) -> str:
+    return rule.label[:1].upper() + rule.label[1:]
+
+
+def _facts_used(a: Assessment, rule: Rule) -> list[str]:
+    """The record's facts that decided the rule's findings (through the rules it reads too), with their resources."""
     if a.origin is None:
         return []
-    concepts = a.knowledge.concepts
-    out = []
-    for f, refs in zip(a.origin.record["findings"], a.origin.origins, strict=True):
-        label = concepts.get(f["concept"]).label
-        out.append(f"{label}{'' if f.get('present', True) else ': absent'} ({', '.join(refs)})")
-    return out
+    used: dict[tuple[str, bool], str] = {}
+    stack = [a.proof.step(rule)]
+    while stack:
+        step = stack.pop()
+        if isinstance(step.item, FindingItem):
+            for concept, present in a.fact_use(step.item).stated_by:
+                used.setdefault((concept.id, present), concept.label)
+        elif step.conclusion is not None:
+            stack.append(step.conclusion)
+        else:
+            stack.extend((*step.requires, *step.children))
+    return [f"{label}{'' if present else ': absent'} ({', '.join(a.origin.resources_for(cid, present))})"
+            for (cid, present), label in sorted(used.items(), key=lambda kv: kv[1])]
 
 
 def _permalink_record(a: Assessment) -> Mapping:
