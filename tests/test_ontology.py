@@ -174,7 +174,10 @@ def _reference_codes() -> set[str]:
 
 def _doid_sctids() -> set[str]:
     """SNOMED CT codes that verified-codes.tsv attributes to DOID's cross-references (where it conflicts with MONDO)."""
-    text = (SHARED / "reference" / "verified-codes.tsv").read_text(encoding="utf-8")
+    path = SHARED / "reference" / "verified-codes.tsv"
+    if not path.is_file():
+        pytest.skip("shared/reference is not beside this checkout")
+    text = path.read_text(encoding="utf-8")
     return {f"SCTID:{n}" for n in re.findall(r"DO (?:xref says|says|SNOMED xref) (\d+)", text)}
 
 
