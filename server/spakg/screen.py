@@ -20,6 +20,7 @@ from .cohort import ColumnScreener, Layout, output_columns, screen_records
 from .knowledge import Knowledge
 
 CHUNK_LINES = 50_000
+CHUNK_CHARS = 4_000_000  # a chunk of long lines (Bundles of ~5 KB) is cut here
 CHUNK_FILES = 2_000  # FHIR Bundle files per task
 _LOADED: dict[str | None, Knowledge] = {}
 
@@ -174,13 +175,16 @@ def screen(source: Path, out: Path, ontology: str | None = None, workers: int = 
 
 
 def _line_chunks(source: Path) -> Iterator[list[str]]:
+    """Chunks of CHUNK_LINES lines, or fewer when the lines are long (FHIR Bundles): every worker gets work."""
     with source.open(encoding="utf-8") as lines:
         chunk: list[str] = []
+        size = 0
         for line in lines:
             chunk.append(line)
-            if len(chunk) == CHUNK_LINES:
+            size += len(line)
+            if len(chunk) == CHUNK_LINES or size >= CHUNK_CHARS:
                 yield chunk
-                chunk = []
+                chunk, size = [], 0
         if chunk:
             yield chunk
 
