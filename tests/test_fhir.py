@@ -225,3 +225,10 @@ def test_the_prov_o_proof_names_the_resource_behind_each_fact(knowledge):
     a = assess_bundle(knowledge, json.loads((ROOT / "tests/fhir/established-ankylosing-spondylitis.json").read_text()))
     sources = {str(o) for o in assessment_graph(a).objects(None, DCTERMS.source)}
     assert {"Condition/uveitis", "Observation/hla-b27", "Condition/back-pain"} <= sources
+
+
+def test_a_result_without_a_value_is_listed_once_and_states_nothing(knowledge):
+    a = assess_bundle(knowledge, bundle(observation("c", LOINC, "1988-5", dataAbsentReason={"text": "haemolysed"})))
+    assert a.origin.record["findings"] == [] and "measurements" not in a.origin.record
+    assert [(u.resource, u.reason) for u in a.origin.unused] == [("Observation/c", "NO_VALUE")]
+    assert a.origin.notes == []

@@ -312,9 +312,10 @@ class _Reading:
                     high = self._convert(ref, quantity, rr.high, quiet=True, like=o.valueQuantity)
                     if high is not None:
                         return value > high
-        self.notes.append(Remark(ref, "NO_INTERPRETATION", "no interpretation or reference range: the number is used, "
-                                                           "whether it is raised is left unknown (reference ranges are "
-                                                           "the laboratory's)."))
+        if value is not None:
+            self.notes.append(Remark(ref, "NO_INTERPRETATION", "no interpretation or reference range: the number is "
+                                                               "used, whether it is raised is left unknown (reference "
+                                                               "ranges are the laboratory's)."))
         return None
 
     def _result_meaning(self, cc) -> bool | None:
