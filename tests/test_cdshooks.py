@@ -215,3 +215,23 @@ def test_graphql_assess_fhir_returns_the_assessment_with_its_reading(server):
     assert stated and all(s["resources"] for s in stated)
     bad = gql(base, q, {"b": json.dumps({"resourceType": "Bundle", "type": "batch"})})
     assert bad["errors"][0]["extensions"]["code"] == "INVALID_FACTS"
+
+
+def test_a_browser_client_is_let_in_only_from_the_origins_given():
+    sandbox = "https://sandbox.cds-hooks.org"
+    preflight = {"Origin": sandbox, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type"}
+    with running_server("--log-level", "warning", "--cors-origin", sandbox, "--workers", "1") as base:
+        r = httpx.options(base + SERVICE, headers=preflight, timeout=10)
+        assert r.status_code == 200 and r.headers["access-control-allow-origin"] == sandbox
+        r = httpx.post(base + SERVICE, json=hook_request("established-ankylosing-spondylitis.json"),
+                       headers={"Origin": sandbox}, timeout=30)
+        assert r.status_code == 200 and r.headers["access-control-allow-origin"] == sandbox
+        r = httpx.options(base + SERVICE, headers={**preflight, "Origin": "https://elsewhere.example"}, timeout=10)
+        assert "access-control-allow-origin" not in r.headers
+
+
+def test_without_cors_origins_no_page_elsewhere_may_read_the_answers(server):
+    base, _ = server
+    r = httpx.get(base + "/cds-services", headers={"Origin": "https://sandbox.cds-hooks.org"}, timeout=10)
+    assert r.status_code == 200 and "access-control-allow-origin" not in r.headers

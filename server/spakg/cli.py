@@ -30,7 +30,8 @@ def cmd_serve(args) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:  %(name)s: %(message)s")
     limits = {} if args.sparql_timeout is None else {"sparql_timeout_seconds": args.sparql_timeout}
     options = ServeOptions(str(args.ontology) if args.ontology else None, args.watch, tuple(args.skip),
-                           introspection=not args.no_introspection, graphiql=not args.no_graphiql, limits=limits)
+                           introspection=not args.no_introspection, graphiql=not args.no_graphiql, limits=limits,
+                           cors_origins=tuple(args.cors_origin))
     return run(options, args.host, args.port, args.log_level, args.workers)
 
 
@@ -215,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=1, help="server processes sharing the port (default 1)")
     serve.add_argument("--no-introspection", action="store_true", help="refuse GraphQL schema introspection")
     serve.add_argument("--no-graphiql", action="store_true", help="no GraphiQL page for browsers at /graphql")
+    serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                       help="a browser origin allowed to call the service, e.g. a CDS Hooks sandbox (repeatable; "
+                            "none by default)")
     serve.add_argument("--sparql-timeout", type=float, default=None, metavar="SECONDS",
                        help="wall-clock limit of one SPARQL query (default 5)")
     serve.set_defaults(func=cmd_serve)

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -100,9 +101,10 @@ class BodyLimit:
 
 def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
                holder: KnowledgeHolder | None = None, watch: WatchSettings | None = None,
-               introspection: bool = True, graphiql: bool = True) -> Starlette:
+               introspection: bool = True, graphiql: bool = True, cors_origins: tuple[str, ...] = ()) -> Starlette:
     """The service. ``introspection`` and ``graphiql`` off for production: the schema is then not served to anyone
-    who asks, and a browser gets no query editor."""
+    who asks, and a browser gets no query editor. ``cors_origins``: the browser origins allowed to call it (a
+    browser-based CDS Hooks client, a web app); none by default, so no page elsewhere can read its answers."""
     limits = limits or Limits()
     holder = holder or KnowledgeHolder(knowledge or Knowledge.load(max_findings=limits.max_findings))
     holder.current.facts.max_findings = limits.max_findings
@@ -180,7 +182,11 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
     app.state.watcher = watcher
     app.state.graphql = graphql
     app.state.sparql = pool
-    return Guard(GZipMiddleware(BodyLimit(app, limits.max_body_bytes), minimum_size=1024))  # type: ignore[return-value]
+    inner: ASGIApp = GZipMiddleware(BodyLimit(app, limits.max_body_bytes), minimum_size=1024)
+    if cors_origins:
+        inner = CORSMiddleware(inner, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
+                               allow_headers=["content-type", "authorization", "x-request-id"], max_age=600)
+    return Guard(inner)  # type: ignore[return-value]
 
 
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
