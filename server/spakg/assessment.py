@@ -196,6 +196,7 @@ class Assessment:
         # A settled rule whose every item is monotone stays settled whatever the answer: never decided again.
         relevant = [i for i in self._relevant if und_mask >> i & 1 or not self.knowledge.rules.order[i].monotone]
         out: dict[tuple[int | None, str | None], int] = {}
+        bit_of = [1 << i for i in range(len(base))]
         influence = self.knowledge.facts.influence
         defined = 0  # the classes definitions tie together; an answer that touches none needs no reasoning by cases
         for comp in closure.components:
@@ -230,9 +231,13 @@ class Assessment:
                     trials.append((present, absent, trial_values, 0, frozenset(slots) | derived))
                 touched = relevant
             for p, a, trial_values, changed_atoms, changed_slots in trials:
-                plan = [i for i in touched if reads_atoms[i] & changed_atoms or reads_slots[i] & changed_slots]
-                reachable = sum(1 << i for i in plan) & und_mask
-                if not reachable & ~settled:
+                plan = []
+                reachable = 0
+                for i in touched:
+                    if reads_atoms[i] & changed_atoms or reads_slots[i] & changed_slots:
+                        plan.append(i)
+                        reachable |= bit_of[i]
+                if not reachable & und_mask & ~settled:
                     continue
                 statuses = list(base)
                 moved = 0
