@@ -15,13 +15,14 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import orjson
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..errors import SpakgError
 from ..fhir.assess import assess_bundle
-from ..fhir.cards import cards_for
+from ..fhir.cards import REFERRAL, cards_for
 from ..knowledge import Knowledge
 
 SERVICE_ID = "spakg-axspa"
@@ -41,14 +42,14 @@ class HookError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def discovery() -> dict:
+def discovery(knowledge: Knowledge) -> dict:
+    referral = [r.label for r in knowledge.rules.order if r.rule_type == REFERRAL]  # the ontology's, not named here
     return {"services": [{
         "hook": HOOK, "id": SERVICE_ID,
         "title": "spakg: inflammatory back pain and axial spondyloarthritis",
-        "description": "Reads the patient's conditions and observations against the ASAS referral recommendation and "
-                       "the patient-information article's referral advice: a warning card when a referral rule is "
-                       "met, an info card naming the questions (and orders) that would settle an undetermined one. "
-                       "Classification criteria are not a diagnosis.",
+        "description": f"Reads the patient's conditions and observations against {'; '.join(referral)}: a warning "
+                       "card when one of them is met, an info card naming the questions (and orders) that would "
+                       "settle an undetermined one. Classification criteria are not a diagnosis.",
         "prefetch": PREFETCH,
         "usageRequirements": "spakg fetches nothing itself: send all three prefetch keys (null where there is no "
                              "data). Codes: SNOMED CT, ICD-10, LOINC for CRP, or spakg's own (https://w3id.org/spakg).",
@@ -57,7 +58,7 @@ def discovery() -> dict:
 
 def cds_routes(current: Callable[[], Knowledge]) -> list[Route]:
     async def services(request: Request) -> Response:
-        return JSONResponse(discovery())
+        return JSONResponse(discovery(current()))
 
     async def call(request: Request) -> Response:
         service = request.path_params["service"]
@@ -67,8 +68,8 @@ def cds_routes(current: Callable[[], Knowledge]) -> list[Route]:
                                                         f"the one there is ({SERVICE_ID}).")
             body = _json(await request.body())
             bundle = bundle_from_request(body)
-            knowledge = current()
-            return JSONResponse(respond(knowledge, bundle, str(request.base_url)))
+            # off the event loop: a large record takes tens of milliseconds, /healthz must not wait for it
+            return JSONResponse(await run_in_threadpool(respond, current(), bundle, str(request.base_url)))
         except HookError as e:
             return JSONResponse({"error": {"code": e.code, "message": e.message}}, status_code=e.status)
 

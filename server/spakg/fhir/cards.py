@@ -51,7 +51,8 @@ def _referral_card(a: Assessment, rule: Rule, base: str, permalink: str) -> dict
         lines += ["The facts it read, from the record: " + "; ".join(facts) + ".", ""]
     lines += _sources(rule)
     lines += ["", f"*{CLASSIFICATION_NOTE}*", "", f"> {a.knowledge.disclaimer}"]
-    return _card(f"{_title(rule)}: met — consider referral to rheumatology.", "warning", rule, base, permalink,
+    advice = rule.concludes.label if rule.concludes else "referral"  # the class the rule concludes: the ontology's
+    return _card(f"{_title(rule)}: met — consider {advice}.", "warning", rule, base, permalink,
                  "\n".join(lines))
 
 

@@ -8,7 +8,7 @@ read); the codes are looked up in the ontology's ``CodeBook``. FHIR's own semant
 - Condition.clinicalStatus inactive, remission or resolved states the concept's history where the ontology splits it
   (fx:whenInactive: psoriasis in the past); active, recurrence or relapse its current form (fx:whenActive).
 - Condition.onsetAge, or onsetDateTime with Patient.birthDate, gives the age at onset; the time from onset to the
-  abatement (or to ``as_of``) the duration; Patient.birthDate the age.
+  abatement (or to ``as_of``: else the Bundle's timestamp, else today in UTC) the duration; Patient.birthDate the age.
 - Observation with a laboratory test code: valueQuantity in UCUM units (converted, or refused), and the finding the
   test states from its interpretation (H/HH: present; N/L/LL: absent) or, without one, from the reference range; a
   coded positive/negative result. Observation coded with a finding: present, or absent when valueBoolean is false or
@@ -24,7 +24,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from dateutil.relativedelta import relativedelta
 from fhirclient.models.condition import Condition
@@ -104,7 +104,7 @@ class BundleReader:
         entries = _entries(bundle)
         if as_of is None:
             stamp = _date(bundle.get("timestamp")) if isinstance(bundle, Mapping) else None
-            as_of = stamp or date.today()
+            as_of = stamp or datetime.now(UTC).date()
         return _Reading(self, as_of).run(entries)
 
 
