@@ -232,3 +232,14 @@ def test_a_result_without_a_value_is_listed_once_and_states_nothing(knowledge):
     assert a.origin.record["findings"] == [] and "measurements" not in a.origin.record
     assert [(u.resource, u.reason) for u in a.origin.unused] == [("Observation/c", "NO_VALUE")]
     assert a.origin.notes == []
+
+
+def test_without_a_birth_date_an_onset_age_gives_no_duration_and_the_rule_waits(knowledge):
+    """onsetAge alone says when the pain began, not how long ago: 'back pain for 3 months or more' stays unknown."""
+    b = json.loads((ROOT / "tests/fhir/crohns-and-ulcerative-colitis.json").read_text())
+    del b["entry"][0]["resource"]["birthDate"]
+    a = assess_bundle(knowledge, b)
+    [back] = [f for f in a.origin.record["findings"] if f["concept"] == "BackPain"]
+    assert back == {"concept": "BackPain", "present": True, "ageAtOnset": 24.0}
+    assert outcomes(knowledge, a)["AsasReferralRecommendation"] == "UNDETERMINED"
+    assert VIGNETTES["crohns-and-ulcerative-colitis"].outcomes(knowledge)["AsasReferralRecommendation"] == "MET"
