@@ -243,3 +243,10 @@ def test_without_a_birth_date_an_onset_age_gives_no_duration_and_the_rule_waits(
     assert back == {"concept": "BackPain", "present": True, "ageAtOnset": 24.0}
     assert outcomes(knowledge, a)["AsasReferralRecommendation"] == "UNDETERMINED"
     assert VIGNETTES["crohns-and-ulcerative-colitis"].outcomes(knowledge)["AsasReferralRecommendation"] == "MET"
+
+
+def test_a_laboratory_value_spakg_cannot_read_is_listed_not_dropped(knowledge):
+    a = assess_bundle(knowledge, bundle(observation("c", LOINC, "1988-5", valueString="<5")))
+    assert [(u.resource, u.reason) for u in a.origin.unused] == [("Observation/c", "VALUE_NOT_UNDERSTOOD")]
+    a = assess_bundle(knowledge, bundle(crp("c", 4, "mmol/L")))
+    assert [(u.resource, u.reason) for u in a.origin.unused] == [("Observation/c", "UNIT_NOT_ACCEPTED")]  # said once

@@ -25,6 +25,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import NamedTuple
 
 from dateutil.relativedelta import relativedelta
 from fhirclient.models.condition import Condition
@@ -62,6 +63,17 @@ class Remark:
         if self.coding:
             out["coding"] = self.coding
         return out
+
+
+class _Result(NamedTuple):
+    """One result of a laboratory test or a measurement, kept until the latest of its kind is known."""
+
+    when: date | None        # effective[x]
+    order: int               # its place among the results of its kind, for results of one date
+    ref: str
+    value: float | None      # in the quantity's own unit
+    state: bool | None       # the finding the test states: present, absent, or not said
+    states: str | None       # which finding that is
 
 
 @dataclass
@@ -118,7 +130,7 @@ class _Reading:
         self.unused: list[Remark] = []
         self.notes: list[Remark] = []
         self.findings: dict[tuple, tuple[dict, list[str]]] = {}
-        self.results: dict[str, list[tuple[date | None, int, str, float | None, bool | None, str | None]]] = {}
+        self.results: dict[str, list[_Result]] = {}  # by test (or measurement): every result, to keep the latest
         self.birth: date | None = None
         self.patient_ref: str | None = None
         self.patient_keys: set[str] = set()
@@ -275,9 +287,13 @@ class _Reading:
             if value is None and state is None:
                 if o.dataAbsentReason is not None or not _has_value(o):
                     self.unused.append(Remark(ref, "NO_VALUE", f"{key}: the result has no value spakg can read."))
+                elif not any(u.resource == ref for u in self.unused):  # a unit refused, a number out of range: said
+                    self.unused.append(Remark(ref, "VALUE_NOT_UNDERSTOOD", f"{key}: the value is neither a quantity "
+                                                                           f"spakg reads nor a positive/negative code."))
                 return
-            self.results.setdefault(key, []).append((when, len(self.results.get(key, ())), ref, value, state,
-                                                     lab.states.id if lab is not None and lab.states else None))
+            results = self.results.setdefault(key, [])
+            results.append(_Result(when, len(results), ref, value, state,
+                                   lab.states.id if lab is not None and lab.states else None))
             return
         if o.dataAbsentReason is not None:
             self.unused.append(Remark(ref, "NO_VALUE", "dataAbsentReason is given: nothing was observed."))
@@ -380,16 +396,16 @@ class _Reading:
         """Of several results of one test, the latest is used; the number goes to measurements, the flag to a finding."""
         measured: dict[str, str] = {}
         for key, results in self.results.items():
-            results.sort(key=lambda r: (r[0] or date.min, r[1]))
-            _, _, ref, value, state, states = results[-1]
+            results.sort(key=lambda r: (r.when or date.min, r.order))
+            latest = results[-1]
             for older in results[:-1]:
-                self.unused.append(Remark(older[2], "SUPERSEDED", f"a later result of {key} ({ref}) is used."))
+                self.unused.append(Remark(older.ref, "SUPERSEDED", f"a later result of {key} ({latest.ref}) is used."))
             quantity = next((lab.quantity for lab in self.codes.labs.values() if lab.code == key), key)
-            if value is not None and quantity:
-                record.setdefault("measurements", {})[quantity] = value
-                measured[quantity] = ref
-            if state is not None and states is not None:
-                self._state(ref, states, state, {})
+            if latest.value is not None and quantity:
+                record.setdefault("measurements", {})[quantity] = latest.value
+                measured[quantity] = latest.ref
+            if latest.state is not None and latest.states is not None:
+                self._state(latest.ref, latest.states, latest.state, {})
         return measured
 
     # ------------------------------------------------------------------ codes
