@@ -250,3 +250,9 @@ def test_a_laboratory_value_spakg_cannot_read_is_listed_not_dropped(knowledge):
     assert [(u.resource, u.reason) for u in a.origin.unused] == [("Observation/c", "VALUE_NOT_UNDERSTOOD")]
     a = assess_bundle(knowledge, bundle(crp("c", 4, "mmol/L")))
     assert [(u.resource, u.reason) for u in a.origin.unused] == [("Observation/c", "UNIT_NOT_ACCEPTED")]  # said once
+
+
+def test_a_findings_value_of_another_kind_is_never_read_as_present(knowledge):
+    a = assess_bundle(knowledge, bundle(observation("ms", SPAKG, "MorningStiffness", valueString="no")))
+    assert a.origin.record["findings"] == []
+    assert [(u.resource, u.reason) for u in a.origin.unused] == [("Observation/ms", "VALUE_NOT_UNDERSTOOD")]

@@ -298,6 +298,12 @@ class _Reading:
         if o.dataAbsentReason is not None:
             self.unused.append(Remark(ref, "NO_VALUE", "dataAbsentReason is given: nothing was observed."))
             return
+        other = _other_value(o)
+        if other is not None:  # never guess presence from a value spakg does not read
+            self.unused.append(Remark(ref, "VALUE_NOT_UNDERSTOOD", f"{other} is not read for a finding: send no value "
+                                                                   f"(observed), valueBoolean, or a positive/negative "
+                                                                   f"valueCodeableConcept."))
+            return
         present = True
         if o.valueBoolean is not None:
             present = bool(o.valueBoolean)
@@ -510,9 +516,18 @@ def _unit_of(q) -> str | None:
     return q.code or q.unit
 
 
+VALUES = ("valueQuantity", "valueCodeableConcept", "valueString", "valueBoolean", "valueInteger", "valueRange",
+          "valueRatio", "valueSampledData", "valueTime", "valueDateTime", "valuePeriod")  # R4's value[x]
+FINDING_VALUES = ("valueBoolean", "valueCodeableConcept", "valueQuantity")  # what a finding's Observation may carry
+
+
 def _has_value(o: Observation) -> bool:
-    return any(getattr(o, name) is not None for name in ("valueQuantity", "valueCodeableConcept", "valueBoolean",
-                                                         "valueInteger", "valueString"))
+    return any(getattr(o, name) is not None for name in VALUES)
+
+
+def _other_value(o: Observation) -> str | None:
+    """The value[x] a finding's Observation carries that spakg does not read as present/absent (valueString "no")."""
+    return next((name for name in VALUES if name not in FINDING_VALUES and getattr(o, name) is not None), None)
 
 
 def _effective(o: Observation) -> date | None:
