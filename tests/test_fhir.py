@@ -256,3 +256,9 @@ def test_a_findings_value_of_another_kind_is_never_read_as_present(knowledge):
     a = assess_bundle(knowledge, bundle(observation("ms", SPAKG, "MorningStiffness", valueString="no")))
     assert a.origin.record["findings"] == []
     assert [(u.resource, u.reason) for u in a.origin.unused] == [("Observation/ms", "VALUE_NOT_UNDERSTOOD")]
+
+
+def test_an_onset_in_words_is_noted_not_guessed(knowledge):
+    a = assess_bundle(knowledge, bundle(condition("bp", SPAKG, "BackPain", onsetString="since her twenties")))
+    assert a.origin.record["findings"] == [{"concept": "BackPain", "present": True}]
+    assert [(n.resource, n.reason) for n in a.origin.notes] == [("Condition/bp", "ONSET_NOT_READ")]

@@ -232,6 +232,10 @@ class _Reading:
         onset_date = _as_date(c.onsetDateTime.date) if c.onsetDateTime and c.onsetDateTime.date else (
             _as_date(c.onsetPeriod.start.date) if c.onsetPeriod and c.onsetPeriod.start and c.onsetPeriod.start.date else None)
         has_onset = onset_date is not None or c.onsetAge is not None
+        if takes and not has_onset and (c.onsetString or c.onsetRange):
+            self.notes.append(Remark(ref, "ONSET_NOT_READ", f"{'onsetString' if c.onsetString else 'onsetRange'} is not "
+                                                            f"read: give onsetDateTime or onsetAge for the age at onset "
+                                                            f"and the duration."))
         if not takes:
             if has_onset:
                 self.notes.append(Remark(ref, "ONSET_NOT_READ", f"the onset is not read: no criterion asks when "
