@@ -272,3 +272,15 @@ def test_inside_a_checkout_the_commands_read_its_files_and_say_so(tmp_path):
     assert run.returncode == 1, run.stdout
     assert f"using the checkout at {tmp_path}" in run.stderr
     assert str(tmp_path / "ontology") in run.stdout and "no patient could meet it" in run.stdout
+
+
+def test_a_fhir_mapping_that_points_nowhere_is_named_by_the_check(ontology_copy):
+    edit(ontology_copy, "fhir.ttl", "fx:states spakg:ElevatedCRP ;", "fx:states spakg:ElevatedCrp ;")
+    edit(ontology_copy, "fhir.ttl", 'fx:code "SCTID:10828004" ;', 'fx:code "SNOMED:10828004" ;')
+    report = check(ontology_copy)
+    assert not report.ok
+    found = [f for r in report.results for f in r.findings]
+    messages = " | ".join(f.message for f in found)
+    assert "CrpMassConcentration names ElevatedCrp, which is not an observable class" in messages
+    assert "Positive: fx:code 'SNOMED:10828004' is in no code system with an fx:system" in messages
+    assert all(f.fix for f in found)

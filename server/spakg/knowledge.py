@@ -112,6 +112,7 @@ class Knowledge:
     effort: Effort
     disclaimer: str
     load_seconds: float
+    fhir: BundleReader  # reads FHIR Bundles with this ontology's codes (ontology/fhir.ttl)
 
     @classmethod
     def load(cls, directory: Path | str | None = None, max_findings: int = 200) -> Knowledge:
@@ -135,6 +136,10 @@ class Knowledge:
             rules = RuleBook(graph, concepts, facts, provenance)
         except OntologyProblems as err:
             problems.extend(err.problems)
+        try:
+            codes = CodeBook.compile(graph, concepts, facts.quantities)
+        except OntologyProblems as err:
+            problems.extend(err.problems)
         if problems:
             raise OntologyProblems(problems)
         ontology = next(iter(graph.subjects(RDF.type, OWL.Ontology)), None)
@@ -147,17 +152,13 @@ class Knowledge:
             rules=rules, scores=_score_book(graph, facts, rules), effort=Effort(graph, concepts),
             disclaimer=provenance.disclaimer(graph),
             load_seconds=time.perf_counter() - started,
+            fhir=BundleReader(facts, codes),
         )
 
     @cached_property
     def shapes(self) -> Graph | None:
         """The SHACL shapes beside the ontology (read on first use: only RDF patient input needs them here)."""
         return load_shapes(self.directory, SHAPES_FILE)
-
-    @cached_property
-    def fhir(self) -> BundleReader:
-        """Reads FHIR Bundles with this ontology's codes (compiled on first use)."""
-        return BundleReader(self.facts, CodeBook.compile(self.graph, self.concepts, self.facts.quantities))
 
     def patients_from_rdf(self, data: str, fmt: str) -> list[PatientFacts]:
         """Patients in Turtle or JSON-LD, checked against the patient-fact shapes before they are read, so that a

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from rdflib import Graph, Literal, Namespace, URIRef
 
 from ..concepts import Concept, ConceptIndex, local_name
+from ..errors import OntologyError, OntologyProblems
 from ..namespaces import PT, RDF, RDFS, SPAKG
 from ..quantities import QuantityTable
 
@@ -66,7 +67,26 @@ class CodeBook:
 
     @classmethod
     def compile(cls, graph: Graph, concepts: ConceptIndex, quantities: QuantityTable) -> CodeBook:
+        """The code book, or OntologyProblems naming every mapping that points nowhere (``spakg check`` lists them, and
+        ``serve --watch`` refuses such an edit)."""
+        problems: list[OntologyError] = []
+        book = cls._compile(graph, concepts, quantities, problems)
+        if problems:
+            raise OntologyProblems(problems)
+        return book
+
+    @classmethod
+    def _compile(cls, graph: Graph, concepts: ConceptIndex, quantities: QuantityTable,
+                 problems: list[OntologyError]) -> CodeBook:
         book = cls()
+
+        def observable_class(node, where) -> Concept | None:
+            found = concepts.by_iri.get(str(node))
+            if found is None or not found.observable:
+                problems.append(OntologyError(f"{local_name(str(where))} names {local_name(str(node))}, which is not an "
+                                              f"observable class of the ontology.", entity=str(where),
+                                              fix="Name a finding or disease class (spakg.ttl), or correct the name."))
+            return found if found is not None and found.observable else None
         by_prefix: dict[str, tuple[str, str]] = {}
         for system in graph.subjects(RDF.type, SPAKG.CodeSystem):
             uri, prefix = graph.value(system, FX.system), graph.value(system, SPAKG.prefix)
@@ -78,9 +98,14 @@ class CodeBook:
             if system == SPAKG.SPAKG:
                 book.own_system = str(uri)
 
-        def coding(code: str) -> tuple[str, str] | None:
+        def coding(code: str, where=None) -> tuple[str, str] | None:
             prefix, _, local = code.partition(":")
             if prefix not in by_prefix:
+                if where is not None:
+                    problems.append(OntologyError(f"{local_name(str(where))}: fx:code {code!r} is in no code system with "
+                                                  f"an fx:system.", entity=str(where),
+                                                  fix=f"Write PREFIX:code with one of {', '.join(sorted(by_prefix))}, "
+                                                      f"or give that code system an fx:system (fhir.ttl)."))
                 return None
             uri, template = by_prefix[prefix]
             return uri, template.replace("{code}", local)
@@ -97,16 +122,21 @@ class CodeBook:
         for mapping in graph.subjects(RDF.type, FX.ObservationMapping):
             states = graph.value(mapping, FX.states)
             quantity = graph.value(mapping, FX.quantity)
+            name = None if quantity is None else local_name(str(quantity))
+            if name is not None and name not in quantities:
+                problems.append(OntologyError(f"{local_name(str(mapping))}: fx:quantity {name} is not a pt:Quantity.",
+                                              entity=str(mapping), fix="Name a quantity of rule-vocabulary.ttl."))
+                name = None
+            finding = None if states is None else observable_class(states, mapping)
             for code in graph.objects(mapping, FX.code):
-                key = coding(str(code))
+                key = coding(str(code), mapping)
                 if key is not None:
                     book.labs[key] = LabTest(str(graph.value(mapping, RDFS.label) or local_name(str(mapping))), str(code),
-                                             None if quantity is None else local_name(str(quantity)),
-                                             None if states is None else concepts.get(str(states)))
+                                             name, finding)
         for meaning in graph.subjects(RDF.type, FX.ResultMeaning):
             present = graph.value(meaning, FX.present)
             for code in graph.objects(meaning, FX.code):
-                key = coding(str(code))
+                key = coding(str(code), meaning)
                 if key is not None and isinstance(present, Literal):
                     book.results[key] = bool(present.toPython())
         for q in quantities.by_name.values():
@@ -125,5 +155,7 @@ class CodeBook:
         for prop, table in ((FX.whenActive, book.when_active), (FX.whenInactive, book.when_inactive)):
             for s, o in graph.subject_objects(prop):
                 if isinstance(s, URIRef) and isinstance(o, URIRef):
-                    table[local_name(str(s))] = concepts.get(str(o))
+                    found = observable_class(o, s)
+                    if found is not None:
+                        table[local_name(str(s))] = found
         return book
