@@ -2,7 +2,8 @@
 
 - a referral rule MET: a ``warning`` card — its proof summary, the sentence it rests on, the facts from the EHR that
   decided it (by resource), and the article's disclaimer;
-- a referral rule UNDETERMINED: an ``info`` card naming the next questions that would settle it, with a suggestion
+- a referral rule UNDETERMINED, where the record states something the rule reads (no alert on every chart): an
+  ``info`` card naming the next questions that could settle it, with a suggestion
   to order the investigation where one would (an HLA-B27 test, an MRI of the sacroiliac joints: any investigation
   the ontology ranks above examining the patient);
 - NOT_MET: no card. Every card links to the explorer's /assess permalink for this patient and the rule's page.
