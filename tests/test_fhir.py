@@ -262,3 +262,8 @@ def test_an_onset_in_words_is_noted_not_guessed(knowledge):
     a = assess_bundle(knowledge, bundle(condition("bp", SPAKG, "BackPain", onsetString="since her twenties")))
     assert a.origin.record["findings"] == [{"concept": "BackPain", "present": True}]
     assert [(n.resource, n.reason) for n in a.origin.notes] == [("Condition/bp", "ONSET_NOT_READ")]
+
+
+def test_an_unknown_code_is_the_reason_given_before_an_unread_value(knowledge):
+    a = assess_bundle(knowledge, bundle(observation("bp", LOINC, "85354-9", valueString="120/80")))
+    assert [(u.reason, u.coding) for u in a.origin.unused] == [("UNKNOWN_CODE", "http://loinc.org|85354-9")]

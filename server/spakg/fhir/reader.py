@@ -302,6 +302,9 @@ class _Reading:
         if o.dataAbsentReason is not None:
             self.unused.append(Remark(ref, "NO_VALUE", "dataAbsentReason is given: nothing was observed."))
             return
+        if not any(key in self.codes.concepts for key in codings):
+            self._concepts(ref, o.code, True)  # lists the codes no concept has: the first thing to fix
+            return
         other = _other_value(o)
         if other is not None:  # never guess presence from a value spakg does not read
             self.unused.append(Remark(ref, "VALUE_NOT_UNDERSTOOD", f"{other} is not read for a finding: send no value "
