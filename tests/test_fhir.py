@@ -267,3 +267,10 @@ def test_an_onset_in_words_is_noted_not_guessed(knowledge):
 def test_an_unknown_code_is_the_reason_given_before_an_unread_value(knowledge):
     a = assess_bundle(knowledge, bundle(observation("bp", LOINC, "85354-9", valueString="120/80")))
     assert [(u.reason, u.coding) for u in a.origin.unused] == [("UNKNOWN_CODE", "http://loinc.org|85354-9")]
+
+
+def test_a_clinic_that_records_only_the_basdai_total_sends_it_as_a_measurement(knowledge):
+    a = assess_bundle(knowledge, bundle(observation("b", SPAKG, "Basdai", valueQuantity={
+        "value": 5.2, "system": "http://unitsofmeasure.org", "code": "{score}"})))
+    assert a.origin.record["measurements"] == {"Basdai": 5.2} and a.origin.measured_by == {"Basdai": "Observation/b"}
+    assert outcomes(knowledge, a)["BasdaiActiveDisease"] == "MET"

@@ -87,6 +87,7 @@ class CodeBook:
                                               f"observable class of the ontology.", entity=str(where),
                                               fix="Name a finding or disease class (spakg.ttl), or correct the name."))
             return found if found is not None and found.observable else None
+
         by_prefix: dict[str, tuple[str, str]] = {}
         for system in graph.subjects(RDF.type, SPAKG.CodeSystem):
             uri, prefix = graph.value(system, FX.system), graph.value(system, SPAKG.prefix)
@@ -140,6 +141,8 @@ class CodeBook:
                 if key is not None and isinstance(present, Literal):
                     book.results[key] = bool(present.toPython())
         for q in quantities.by_name.values():
+            if q.patient_level and book.own_system:  # a number about the patient, by its name in spakg's code system
+                book.measurements[(book.own_system, q.name)] = q.name
             node = PT[q.name]
             own = graph.value(node, FX.ucum)
             if own is None:
@@ -150,8 +153,6 @@ class CodeBook:
                 if unit is not None and isinstance(factor, Literal):
                     factors[str(unit)] = float(factor.toPython())
             book.units[q.name] = Unit(str(own), factors)
-            if q.patient_level and book.own_system:
-                book.measurements[(book.own_system, q.name)] = q.name
         for prop, table in ((FX.whenActive, book.when_active), (FX.whenInactive, book.when_inactive)):
             for s, o in graph.subject_objects(prop):
                 if isinstance(s, URIRef) and isinstance(o, URIRef):
