@@ -50,7 +50,8 @@ def bundle_from_record(knowledge: Knowledge, record: Mapping, as_of: date, *, pa
     if record.get("sex"):
         patient["gender"] = str(record["sex"]).lower()
     entries.append(patient)
-    split = {c.id: (broad, status) for broad, c in book.when_active.items() for status in ["active"]}
+    # current psoriasis is written as psoriasis, active; a history of it as psoriasis, resolved
+    split = {c.id: (broad, "active") for broad, c in book.when_active.items()}
     split.update({c.id: (broad, "resolved") for broad, c in book.when_inactive.items()})
     disease = knowledge.concepts.get("Disease")
     for i, f in enumerate(record.get("findings", ())):
