@@ -188,7 +188,7 @@ def test_a_directory_of_fhir_bundles_screens_on_dask_as_each_bundle_assesses(kno
     from spakg.synth import write_cohort
 
     folder = tmp_path / "bundles"
-    write_cohort(knowledge, 120, str(folder), seed=5, fhir=True)
+    write_cohort(knowledge, 120, str(folder), seed=5, fhir="bundles")
     (folder / "synthetic-40.json").write_text("{not json", encoding="utf-8")
     (folder / "synthetic-70.json").write_text(json.dumps({"resourceType": "Bundle", "type": "batch"}), encoding="utf-8")
     run = screen(folder, tmp_path / "out", workers=2, as_of=date(2026, 11, 29))
@@ -204,3 +204,42 @@ def test_a_directory_of_fhir_bundles_screens_on_dask_as_each_bundle_assesses(kno
             {r.id: STATUS_NAMES[s] for r, s in zip(knowledge.rules.order, a.statuses, strict=True)}
     report = build_report(knowledge, tmp_path / "out", folder, as_of=date(2026, 11, 29))
     assert report.sampled > 0 and report.questions
+
+
+def test_a_fhir_bulk_data_export_is_regrouped_by_patient_on_dask_and_screens_as_each_bundle(knowledge, tmp_path):
+    """NDJSON by resource type, as a $export writes it: the lines are regrouped by patient on a LocalCluster; every
+    patient screens as their Bundle assesses; lines that name no patient come back as one row saying so."""
+    from datetime import date
+
+    from spakg.fhir.assess import assess_bundle
+    from spakg.fhir.writer import bundle_from_record
+    from spakg.synth import write_cohort
+
+    export = tmp_path / "export"
+    n = write_cohort(knowledge, 150, str(export), seed=9, fhir="bulk")
+    assert sorted(p.name for p in export.iterdir()) == ["Condition.ndjson", "Observation.ndjson", "Patient.ndjson"]
+    with (export / "Observation.ndjson").open("a", encoding="utf-8") as f:
+        f.write("{not json\n\n")
+        f.write(json.dumps({"resourceType": "Observation", "id": "loose", "status": "final",
+                            "code": {"coding": [{"system": "https://w3id.org/spakg", "code": "InsidiousOnset"}]}}) + "\n")
+    with (export / "Condition.ndjson").open("a", encoding="utf-8") as f:  # a patient whose Patient was not exported
+        f.write(json.dumps({"resourceType": "Condition", "id": "g1", "subject": {"reference": "https://ehr.example/fhir/Patient/ghost"},
+                            "verificationStatus": {"coding": [{"code": "confirmed"}]},
+                            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "9631008"}]}}) + "\n")
+    as_of = date(2026, 11, 29)
+    run = screen(export, tmp_path / "out", workers=2, as_of=as_of)
+    table = pq.read_table(tmp_path / "out").to_pandas().sort_values("row")
+    assert run.patients == n + 2 == len(table) and list(table["row"]) == list(range(n + 2))
+    [bad] = [e for e in table["error"] if isinstance(e, str)]
+    assert bad.startswith("[INVALID_FACTS] 2 line(s) in Observation.ndjson are not JSON or name no patient")
+    by_id = {row["id"]: row for _, row in table.iterrows() if isinstance(row["id"], str)}
+    assert by_id["ghost"]["AsasAxialSpaCriteria"] == "UNDETERMINED" and not isinstance(by_id["ghost"]["error"], str)
+    report = build_report(knowledge, tmp_path / "out", export, as_of=as_of)
+    assert report.patients == n + 2 and report.unreadable == 1 and report.sampled > 0 and report.questions
+    rng = random.Random(9)
+    for i in range(n):
+        record = clinic_patient(knowledge, rng, i)
+        a = assess_bundle(knowledge, bundle_from_record(knowledge, record, as_of), as_of)
+        row = by_id[record["id"]]
+        assert {r.id: row[r.id] for r in knowledge.rules.order} == \
+            {r.id: STATUS_NAMES[s] for r, s in zip(knowledge.rules.order, a.statuses, strict=True)}, record["id"]

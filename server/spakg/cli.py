@@ -273,12 +273,14 @@ def main(argv: list[str] | None = None) -> int:
     synth.add_argument("--out", required=True, help="cohort.jsonl or cohort.parquet; with --fhir, a .jsonl of Bundles or "
                                                     "a directory of Bundle files")
     synth.add_argument("--seed", type=int, default=1)
-    synth.add_argument("--fhir", action="store_true", help="write each patient as a FHIR R4 Bundle")
+    synth.add_argument("--fhir", nargs="?", const="bundles", choices=["bundles", "bulk"], default=None,
+                       help="write FHIR R4: a Bundle per patient (--fhir), or a Bulk Data export of NDJSON files "
+                            "by resource type (--fhir bulk, into a directory)")
     synth.set_defaults(func=cmd_synth)
 
     scr = sub.add_parser("screen", help="screen a cohort (JSON lines or Parquet) on Dask; Parquet out, a report")
     scr.add_argument("cohort", help="cohort.jsonl (records or FHIR Bundles), cohort.parquet, a directory of Parquet "
-                                    "files or a directory of FHIR Bundle files (*.json)")
+                                    "files, of FHIR Bundle files (*.json) or of a FHIR Bulk Data export (*.ndjson)")
     scr.add_argument("--as-of", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD",
                      help="FHIR: count ages and durations to this date (default: each Bundle's timestamp, else today)")
     scr.add_argument("--out", required=True, help="directory for the results (Parquet parts)")

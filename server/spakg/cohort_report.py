@@ -129,10 +129,14 @@ def build_report(k: Knowledge, results: Path, source: Path | None = None, second
 def _questions(k: Knowledge, source: Path, limit: int = 10, as_of: date | None = None) -> tuple[int, list[dict]]:
     """The first ``SAMPLE`` undetermined patients of the input: for each question, how many it would settle."""
     from .cohort import Layout, records_from_frame
+    from .fhir.bulk import bulk_files, sample_bundles
     from .screen import bundle_files
 
     files = bundle_files(source)
-    if source.suffix in (".jsonl", ".ndjson"):
+    exported = [] if files else bulk_files(source)
+    if exported:
+        records = sample_bundles(exported, SAMPLE * 3)
+    elif source.suffix in (".jsonl", ".ndjson"):
         with source.open(encoding="utf-8") as f:
             records = [json.loads(line) for line in itertools.islice(f, SAMPLE * 3) if line.strip()]
     elif files:

@@ -17,11 +17,14 @@ from datetime import date
 from pathlib import Path
 
 from .cohort import ColumnScreener, Layout, output_columns, screen_records
+from .fhir.bulk import bulk_files, patient_of, screen_groups
 from .knowledge import Knowledge
 
 CHUNK_LINES = 50_000
 CHUNK_CHARS = 4_000_000  # a chunk of long lines (Bundles of ~5 KB) is cut here
 CHUNK_FILES = 2_000  # FHIR Bundle files per task
+BULK_BLOCK = 32 * 2**20  # bytes of NDJSON per task when Bulk Data is read
+BULK_PART_ROWS = 100_000
 _LOADED: dict[str | None, Knowledge] = {}
 
 
@@ -151,7 +154,10 @@ def screen(source: Path, out: Path, ontology: str | None = None, workers: int = 
     try:
         out.mkdir(parents=True, exist_ok=True)
         files = bundle_files(source)
-        if source.suffix in (".jsonl", ".ndjson"):
+        exported = [] if files else bulk_files(source)
+        if exported:
+            patients = _screen_bulk(exported, out, ontology, as_of)
+        elif source.suffix in (".jsonl", ".ndjson"):
             patients = _screen_chunks(client, _line_chunks(source), screen_lines, out, ontology, as_of)
         elif files:
             chunks = ([str(p) for p in files[i:i + CHUNK_FILES]] for i in range(0, len(files), CHUNK_FILES))
@@ -172,6 +178,39 @@ def screen(source: Path, out: Path, ontology: str | None = None, workers: int = 
         if cluster is not None:
             cluster.close()
     return ScreenRun(patients, time.perf_counter() - started, out)
+
+
+def _screen_bulk(files: list[Path], out: Path, ontology: str | None, as_of: date | None) -> int:
+    """FHIR Bulk Data NDJSON: lines regrouped by patient on the cluster (a Dask bag's groupby), each patient screened
+    as a Bundle by the workers. There is no one input order, so rows are numbered in the order of the patients' ids
+    (a row for lines that name no patient comes last): the results come back as compact frames (a category code per
+    rule and patient) to be sorted and written here."""
+    import dask.bag as db
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rules = [r.id for r in _knowledge(ontology).rules.order]
+    lines = db.read_text([str(f) for f in files], blocksize=BULK_BLOCK, include_path=True)
+    lines = lines.filter(lambda item: item[0].strip() != "")
+    grouped = lines.groupby(patient_of, npartitions=max(2, lines.npartitions), shuffle="tasks")
+    parts = grouped.map_partitions(_bulk_partition, ontology, as_of).compute()
+    frame = pd.concat(parts, ignore_index=True) if parts else _frame({c: [] for c in ("row", "id", *rules, "error")},
+                                                                      rules)
+    frame = frame.iloc[frame["id"].fillna("\uffff").argsort(kind="stable")].reset_index(drop=True)
+    frame["row"] = range(len(frame))
+    schema = output_schema(rules)
+    for part, start in enumerate(range(0, max(len(frame), 1), BULK_PART_ROWS)):
+        piece = frame.iloc[start:start + BULK_PART_ROWS]
+        pq.write_table(pa.Table.from_pandas(piece, schema=schema, preserve_index=False), out / f"part.{part}.parquet")
+    return len(frame)
+
+
+def _bulk_partition(groups, ontology: str | None, as_of: date | None) -> list:
+    """One partition of patients' lines, screened, as one frame (in a list: a bag's partition is a sequence)."""
+    rows = screen_groups(list(groups), ontology, as_of)
+    rules = [r.id for r in _knowledge(ontology).rules.order]
+    return [_frame({c: [r[c] for r in rows] for c in ("row", "id", *rules, "error")}, rules)]
 
 
 def _line_chunks(source: Path) -> Iterator[list[str]]:

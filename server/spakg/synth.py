@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import date
+from typing import BinaryIO
 
 from .errors import SpakgError
 from .knowledge import Knowledge
@@ -88,12 +89,15 @@ def clinic_patient(k: Knowledge, rng: random.Random, n: int = 0) -> dict:
 FHIR_AS_OF = date(2026, 11, 29)  # synthetic Bundles are dated, so their ages read back the same any day
 
 
-def write_cohort(k: Knowledge, n: int, path: str, seed: int = 1, fhir: bool = False) -> int:
+def write_cohort(k: Knowledge, n: int, path: str, seed: int = 1, fhir: str | None = None) -> int:
     """``n`` synthetic clinic patients to ``path``: JSON lines (.jsonl) or Parquet in the cohort layout (.parquet);
-    with ``fhir``, FHIR R4 Bundles, one per line of a .jsonl or one file each in a directory."""
+    with ``fhir="bundles"``, FHIR R4 Bundles, one per line of a .jsonl or one file each in a directory; with
+    ``fhir="bulk"``, a FHIR Bulk Data export in a directory (Patient.ndjson, Condition.ndjson, Observation.ndjson)."""
     import json
 
     rng = random.Random(seed)
+    if fhir == "bulk":
+        return _write_bulk(k, n, path, rng)
     if fhir:
         from pathlib import Path
 
@@ -125,4 +129,28 @@ def write_cohort(k: Knowledge, n: int, path: str, seed: int = 1, fhir: bool = Fa
         for start in range(0, n, 50_000):
             writer.write_table(table_from_records(layout, (clinic_patient(k, rng, i)
                                                            for i in range(start, min(n, start + 50_000)))))
+    return n
+
+
+def _write_bulk(k: Knowledge, n: int, path: str, rng: random.Random) -> int:
+    """The Bundles' resources split by type, one resource per line, as a Bulk Data $export writes them."""
+    from contextlib import ExitStack
+    from pathlib import Path
+
+    import orjson
+
+    from .fhir.writer import bundle_from_record
+
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        files: dict[str, BinaryIO] = {}
+        for i in range(n):
+            record = clinic_patient(k, rng, i)
+            for entry in bundle_from_record(k, record, FHIR_AS_OF)["entry"]:
+                resource = entry["resource"]
+                kind = resource["resourceType"]
+                if kind not in files:
+                    files[kind] = stack.enter_context(open(folder / f"{kind}.ndjson", "wb"))
+                files[kind].write(orjson.dumps(resource) + b"\n")
     return n
