@@ -129,11 +129,7 @@ class CompiledQuery:
             try:
                 args = static_args if static_args is not None else get_argument_values(field_def, node, request.variables)
                 return complete(resolve(source, info, **args), request, path)
-            except _Null:
-                if nullable:
-                    return None
-                raise
-            except Exception as raw:
+            except Exception as raw:  # _Null too: a null from below, already recorded
                 return _failed(raw, request, nodes, path, nullable)
 
         return run
@@ -146,11 +142,7 @@ class CompiledQuery:
             try:
                 value = source.get(attname, default) if isinstance(source, dict) else getattr(source, attname, default)
                 return complete(value, request, path)
-            except _Null:
-                if nullable:
-                    return None
-                raise
-            except Exception as raw:
+            except Exception as raw:  # _Null too: a null from below, already recorded
                 return _failed(raw, request, nodes, path, nullable)
 
         return run
@@ -221,11 +213,7 @@ class CompiledQuery:
         def run(value: Any, request: _Request, path: tuple) -> Any:
             try:
                 return complete(value, request, path)
-            except _Null:
-                if nullable:
-                    return None
-                raise
-            except Exception as raw:
+            except Exception as raw:  # _Null too: a null from below, already recorded
                 return _failed(raw, request, nodes, path, nullable)
 
         return run
@@ -243,9 +231,10 @@ def compile_query(schema: GraphQLSchema, document: DocumentNode, operation_name:
 
 
 def _failed(raw: Exception, request: _Request, nodes: list[FieldNode], path: tuple, nullable: bool) -> None:
-    """A field or list item that raised: its error located at its path; null here, or at the nearest nullable
-    ancestor (raising _Null) when this position is non-null."""
-    request.errors.append(located_error(raw, nodes, _as_list(path)))
+    """A field or list item that raised: its error located at its path (a _Null from below was recorded where it
+    arose); null here, or at the nearest nullable ancestor (raising _Null) when this position is non-null."""
+    if not isinstance(raw, _Null):
+        request.errors.append(located_error(raw, nodes, _as_list(path)))
     if nullable:
         return None
     raise _Null from None
