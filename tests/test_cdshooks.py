@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
+from spakg.api.cdshooks import request_from_bundle
 from support import gql, running_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,18 +31,7 @@ def server(tmp_path_factory):
 
 def hook_request(bundle_file: str, **changes) -> dict:
     """A patient-view call whose prefetch is the hand-written Bundle, split as a CDS client would send it."""
-    entries = [e["resource"] for e in json.loads((FHIR / bundle_file).read_text())["entry"]]
-    patient = next(r for r in entries if r["resourceType"] == "Patient")
-
-    def searchset(kind: str) -> dict | None:
-        found = [{"resource": r} for r in entries if r["resourceType"] == kind]
-        return {"resourceType": "Bundle", "type": "searchset", "total": len(found), "entry": found} if found else None
-
-    body = {"hook": "patient-view", "hookInstance": str(uuid.uuid4()),
-            "context": {"userId": "Practitioner/example", "patientId": patient["id"]},
-            "prefetch": {"patient": patient, "conditions": searchset("Condition"), "observations": searchset("Observation")}}
-    body.update(changes)
-    return body
+    return {**request_from_bundle(json.loads((FHIR / bundle_file).read_text())), **changes}
 
 
 def check_card(card: dict) -> None:

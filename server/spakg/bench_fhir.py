@@ -79,16 +79,9 @@ def bench_bundles(k: Knowledge, sizes=SIZES, repeat: int = 5) -> dict[int, dict[
 
 def cds_request(k: Knowledge) -> dict:
     """A patient-view call with the long record of 100 entries as its prefetch."""
-    entries = [e["resource"] for e in long_record(k, 100)["entry"]]
-    patient = next(r for r in entries if r["resourceType"] == "Patient")
+    from .api.cdshooks import request_from_bundle
 
-    def searchset(kind: str) -> dict:
-        return {"resourceType": "Bundle", "type": "searchset",
-                "entry": [{"resource": r} for r in entries if r["resourceType"] == kind]}
-
-    return {"hook": "patient-view", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-            "context": {"userId": "Practitioner/bench", "patientId": patient["id"]},
-            "prefetch": {"patient": patient, "conditions": searchset("Condition"), "observations": searchset("Observation")}}
+    return request_from_bundle(long_record(k, 100), user="Practitioner/bench")
 
 
 def bench_cds(base: str, k: Knowledge, wrk: str | None, concurrency: int, seconds: int = 8) -> dict[str, float]:

@@ -208,9 +208,7 @@ def _screen_bulk(files: list[Path], out: Path, ontology: str | None, as_of: date
 
 def _bulk_partition(groups, ontology: str | None, as_of: date | None) -> list:
     """One partition of patients' lines, screened, as one frame (in a list: a bag's partition is a sequence)."""
-    rows = screen_groups(list(groups), ontology, as_of)
-    rules = [r.id for r in _knowledge(ontology).rules.order]
-    return [_frame({c: [r[c] for r in rows] for c in ("row", "id", *rules, "error")}, rules)]
+    return [_frame(screen_groups(list(groups), ontology, as_of), [r.id for r in _knowledge(ontology).rules.order])]
 
 
 def _line_chunks(source: Path) -> Iterator[list[str]]:

@@ -135,6 +135,20 @@ def bundle_from_request(body: object) -> dict:
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
+def request_from_bundle(bundle: Mapping, user: str = "Practitioner/example") -> dict:
+    """A patient-view call as a CDS client would send it for this Bundle's patient: the prefetch filled by the
+    service's three templates (a searchset per resource type; null where the record has none, as the spec says)."""
+    entries = [e["resource"] for e in bundle["entry"]]
+    patient = next(r for r in entries if r["resourceType"] == "Patient")
+
+    def searchset(kind: str) -> dict | None:
+        found = [{"resource": r} for r in entries if r["resourceType"] == kind]
+        return {"resourceType": "Bundle", "type": "searchset", "total": len(found), "entry": found} if found else None
+
+    return {"hook": HOOK, "hookInstance": str(uuid.uuid4()), "context": {"userId": user, "patientId": patient["id"]},
+            "prefetch": {"patient": patient, "conditions": searchset("Condition"), "observations": searchset("Observation")}}
+
+
 def _cannot_assess(e: SpakgError, base_url: str) -> dict:
     return {
         "uuid": str(uuid.uuid4()), "summary": "spakg could not assess this record: it needs correcting first.",

@@ -63,19 +63,17 @@ def bundles(groups: Iterable[tuple[str, list[tuple[str, str]]]]) -> Iterable[tup
         yield key, {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
-def screen_groups(groups: list, ontology: str | None, as_of: date | None) -> list[dict]:
-    """One partition of grouped lines, screened: a row per patient, as ``screen_records`` writes them."""
+def screen_groups(groups: list, ontology: str | None, as_of: date | None) -> dict[str, list]:
+    """One partition of grouped lines, screened: ``screen_records``'s columns, a row per patient."""
     from ..cohort import screen_records
     from ..screen import _knowledge
 
-    k = _knowledge(ontology)
     keyed = list(bundles(groups))
-    columns = screen_records(k, (b for _, b in keyed), 0, as_of)
-    rows = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
-    for row, (key, _) in zip(rows, keyed, strict=True):
-        if row["id"] is None and key:
-            row["id"] = key.split("/", 1)[1]  # a patient whose Patient resource was not exported
-    return rows
+    columns = screen_records(_knowledge(ontology), (b for _, b in keyed), 0, as_of)
+    for i, (key, _) in enumerate(keyed):
+        if columns["id"][i] is None and key:
+            columns["id"][i] = key.split("/", 1)[1]  # a patient whose Patient resource was not exported
+    return columns
 
 
 def sample_bundles(files: list[Path], patients: int, max_lines: int = 2_000_000) -> list[dict]:
