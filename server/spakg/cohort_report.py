@@ -129,17 +129,16 @@ def build_report(k: Knowledge, results: Path, source: Path | None = None, second
 def _questions(k: Knowledge, source: Path, limit: int = 10, as_of: date | None = None) -> tuple[int, list[dict]]:
     """The first ``SAMPLE`` undetermined patients of the input: for each question, how many it would settle."""
     from .cohort import Layout, records_from_frame
-    from .fhir.bulk import bulk_files, sample_bundles
-    from .screen import bundle_files
+    from .fhir.bulk import sample_bundles
+    from .screen import cohort_input
 
-    files = bundle_files(source)
-    exported = [] if files else bulk_files(source)
-    if exported:
-        records = sample_bundles(exported, SAMPLE * 3)
-    elif source.suffix in (".jsonl", ".ndjson"):
+    kind, files = cohort_input(source)
+    if kind == "bulk":
+        records = sample_bundles(files, SAMPLE * 3)
+    elif kind == "lines":
         with source.open(encoding="utf-8") as f:
             records = [json.loads(line) for line in itertools.islice(f, SAMPLE * 3) if line.strip()]
-    elif files:
+    elif kind == "bundles":
         records = []
         for p in files[:SAMPLE * 3]:
             with contextlib.suppress(OSError, ValueError):  # the screen reports a broken file; the sample skips it

@@ -109,6 +109,18 @@ def bundle_files(source: Path) -> list[Path]:
     return sorted(source.rglob("*.json"), key=lambda p: natural_sort_key(str(p)))
 
 
+def cohort_input(source: Path) -> tuple[str, list[Path]]:
+    """What a cohort path holds, with its files where there are several: "bulk" (a Bulk Data export's NDJSON), "lines"
+    (JSON lines of records or Bundles), "bundles" (a directory of Bundle files) or "parquet"."""
+    files = bundle_files(source)
+    exported = [] if files else bulk_files(source)
+    if exported:
+        return "bulk", exported
+    if source.suffix in (".jsonl", ".ndjson"):
+        return "lines", []
+    return ("bundles", files) if files else ("parquet", [])
+
+
 def _parquet_offsets(source: Path) -> list[int]:
     """The first row of each row group, in the order Dask reads them (files in natural order, then row groups),
     from the files' metadata: no second pass over the data."""
@@ -153,13 +165,12 @@ def screen(source: Path, out: Path, ontology: str | None = None, workers: int = 
     client = Client(scheduler or cluster)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        files = bundle_files(source)
-        exported = [] if files else bulk_files(source)
-        if exported:
-            patients = _screen_bulk(exported, out, ontology, as_of)
-        elif source.suffix in (".jsonl", ".ndjson"):
+        kind, files = cohort_input(source)
+        if kind == "bulk":
+            patients = _screen_bulk(files, out, ontology, as_of)
+        elif kind == "lines":
             patients = _screen_chunks(client, _line_chunks(source), screen_lines, out, ontology, as_of)
-        elif files:
+        elif kind == "bundles":
             chunks = ([str(p) for p in files[i:i + CHUNK_FILES]] for i in range(0, len(files), CHUNK_FILES))
             patients = _screen_chunks(client, chunks, screen_files, out, ontology, as_of)
         else:
