@@ -15,6 +15,7 @@ intervals while some of their inputs are unknown.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -96,8 +97,14 @@ class FactSpace:
         lit = self.closure.lit
         # Hot path: one lookup per stated finding gives the concept, its index and both literals' consequences.
         self._entries = {c.id: (c, i, *lit[2 * i], *lit[2 * i + 1], 2 * i) for i, c in enumerate(self.observable)}
+        # The findings loop's table: concept id -> (as if present, as if absent), each (P, A, literal, the stated
+        # tuple), so a finding with no numbers costs two lookups and shares its tuple with every patient.
+        self._literals_of = {c.id: ((*lit[2 * i], 2 * i, (c, True, _NO_QUANTITIES)),
+                                    (*lit[2 * i + 1], 2 * i + 1, (c, False, _NO_QUANTITIES)))
+                             for i, c in enumerate(self.observable)}
         self._carry: dict[tuple[int, str], tuple[int, ...]] = {}
         self._implied_by = self._invert(lit)
+        self._number_specs = self._number_table()
         self.influence = [self._influence(i) for i in range(len(self.observable))]
 
     def _score_formula(self, graph: Graph, concepts: ConceptIndex, name: str) -> tuple[Quantity, Formula]:
@@ -163,40 +170,31 @@ class FactSpace:
 
     def patient(self, findings: Iterable[Mapping], patient_id: str | None = None, *, sex: str | None = None,
                 measurements: Mapping[str, float] | Iterable[Mapping] | None = None) -> PatientFacts:
-        if not isinstance(findings, list | tuple):
+        if type(findings) is not list and not isinstance(findings, list | tuple):
             findings = list(findings)
         if len(findings) > self.max_findings:
             raise TooManyFindings(f"{len(findings)} findings given; at most {self.max_findings} are accepted per patient.")
-        entries = self._entries
+        literals_of = self._literals_of
         p = a = 0
         stated: list[tuple] = []
         literals: list[int] = []
-        numbers: list[tuple[Concept, int, str, float]] = []
-        for f in findings:  # the hot path: one lookup, a few ORs, no objects but a tuple per finding
+        numbers: list[tuple[Concept, str, int, tuple[int, ...], float]] = []
+        for f in findings:  # the hot path: two lookups and a few ORs; a plain finding's tuple is shared, not built
             try:
-                entry = entries[f["concept"]]
+                yes, no = literals_of[f["concept"]]
             except (KeyError, TypeError, IndexError):
-                entry = self._resolve(f)
+                yes, no = self._resolve(f)
             n = len(f)
-            present = True
-            quantities = _NO_QUANTITIES
-            if n > 1:
-                present = f.get("present", True)
-                if present is not True and present is not False:
-                    if present is not None:
-                        raise InvalidValue(f"'present' must be true or false for {entry[0].id!r} (got {present!r}).")
-                    present = True
-                if n > 2 or "present" not in f:
-                    quantities = self._finding_quantities(entry[0], entry[1], present, f, numbers)
-            if present:
-                p |= entry[2]
-                a |= entry[3]
-                literals.append(entry[6])
+            if n == 1 or (n == 2 and (present := f.get("present")) is True):
+                entry = yes
+            elif n == 2 and present is False:
+                entry = no
             else:
-                p |= entry[4]
-                a |= entry[5]
-                literals.append(entry[6] + 1)
-            stated.append((entry[0], present, quantities))
+                entry = self._finding_with_numbers(f, yes, no, numbers)
+            p |= entry[0]
+            a |= entry[1]
+            literals.append(entry[2])
+            stated.append(entry[3])
         values = self._slots(numbers) if numbers else {}
         given = self._measurements(measurements, values) if measurements else {}
         if self.bounds and (numbers or given):
@@ -204,8 +202,10 @@ class FactSpace:
         if self.score_formulas:
             if given:
                 self._score(values, given)
-            else:
+            elif values:
                 values.update(self._score_defaults)
+            else:
+                values = self._score_defaults.copy()
         if sex is not None and sex not in SEXES:
             raise InvalidValue(f"'sex' must be one of {', '.join(SEXES)} (got {sex!r}).")
         try:
@@ -214,7 +214,7 @@ class FactSpace:
             raise self._contradiction([StatedFinding(*t) for t in stated], literals) from None
         return PatientFacts(patient_id, tuple(stated), tuple(literals), p, a, values, sex, given)
 
-    def _resolve(self, f: object) -> tuple:
+    def _resolve(self, f: object) -> tuple[tuple, tuple]:
         """The slow path of a finding's concept: what it names, or an error that says what to fix."""
         if not isinstance(f, Mapping):
             raise InvalidFacts(f"Each finding is an object with a 'concept' (got {f!r}).")
@@ -229,46 +229,84 @@ class FactSpace:
             raise InvalidValue(
                 f"'{concept.id}' ({concept.label}) is not something a patient can have; patient facts name "
                 f"findings or diseases (subclasses of ClinicalFinding or Disease).", concept=concept.id)
-        return entry
+        return self._literals_of[concept.id]
+
+    def _finding_with_numbers(self, f: Mapping, yes: tuple, no: tuple,
+                              numbers: list[tuple[Concept, str, int, tuple[int, ...], float]]) -> tuple:
+        """A finding that is not just a concept and true/false: its presence (absent 'present' or null: present)
+        and its numbers, checked."""
+        concept = yes[3][0]
+        present = f.get("present", True)
+        if present is None:
+            present = True
+        elif present is not True and present is not False:
+            raise InvalidValue(f"'present' must be true or false for {concept.id!r} (got {present!r}).")
+        entry = yes if present else no
+        quantities = self._finding_quantities(concept, yes[2] >> 1, present, f, numbers)
+        return entry if not quantities else (*entry[:3], (concept, present, quantities))
 
     def _finding_quantities(self, concept: Concept, i: int, present: bool, f: Mapping,
-                            numbers: list[tuple[Concept, int, str, float]]) -> dict[str, float]:
-        table = self.quantities
+                            numbers: list[tuple[Concept, str, int, tuple[int, ...], float]]) -> dict[str, float]:
+        specs = self._number_specs[i]
         out: dict[str, float] = {}
         for name, value in f.items():
             if name == "concept" or name == "present" or value is None:
                 continue
-            q = table.get(name)
-            if q is None or q.patient_level:
-                raise InvalidFacts(f"Unknown field {name!r} on finding {concept.id!r}; allowed: concept, present, "
-                                   f"{', '.join(table.finding_names)}.")
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise InvalidValue(f"{name} of {concept.id} must be a finite number (got {value!r}).",
-                                   concept=concept.id, quantity=name)
-            if concept.id not in q.applies_to:
-                raise InvalidValue(f"{name} does not apply to {concept.id}; it rides on {q.where} (or a subclass).",
-                                   concept=concept.id, quantity=name)
-            if not present:
-                raise InvalidValue(f"{name} was given for {concept.id}, which is marked absent; "
-                                   f"a quantity only makes sense on a present finding.", concept=concept.id)
-            out[name] = table.check(q, value, concept.id)
-            numbers.append((concept, i, name, out[name]))
+            spec = specs.get(name)
+            # the common case in two tests: a known quantity of this class, a plain number within its range
+            if spec is None or not present or (type(value) is not float and type(value) is not int) \
+                    or not spec[0] <= value <= spec[1]:
+                value = self._check_number(concept, present, name, value)
+                spec = specs[name]
+            out[name] = value = float(value)
+            numbers.append((concept, name, spec[2], spec[3], value))
         return out
 
-    def _slots(self, numbers: list[tuple[Concept, int, str, float]]) -> dict[int, tuple[float, float]]:
+    def _check_number(self, concept: Concept, present: bool, name: str, value: object) -> float:
+        """A finding's number the fast test did not pass: InvalidValue (or InvalidFacts) saying what to fix, or the
+        value when it is fine after all (an int subclass, say)."""
+        table = self.quantities
+        q = table.get(name)
+        if q is None or q.patient_level:
+            raise InvalidFacts(f"Unknown field {name!r} on finding {concept.id!r}; allowed: concept, present, "
+                               f"{', '.join(table.finding_names)}.")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidValue(f"{name} of {concept.id} must be a finite number (got {value!r}).",
+                               concept=concept.id, quantity=name)
+        if concept.id not in q.applies_to:
+            raise InvalidValue(f"{name} does not apply to {concept.id}; it rides on {q.where} (or a subclass).",
+                               concept=concept.id, quantity=name)
+        if not present:
+            raise InvalidValue(f"{name} was given for {concept.id}, which is marked absent; "
+                               f"a quantity only makes sense on a present finding.", concept=concept.id)
+        return table.check(q, value, concept.id)
+
+    def _number_table(self) -> list[dict[str, tuple[float, float, int, tuple[int, ...]]]]:
+        """Per observable class: quantity name -> (minimum, maximum, its slot, the slots it is carried up to)."""
+        table = self.quantities
+        out: list[dict[str, tuple[float, float, int, tuple[int, ...]]]] = [{} for _ in self.observable]
+        for name in table.finding_names:
+            q = table[name]
+            # the fast test relies on a finite range to refuse NaN and infinity; with none, every value is checked
+            low, high = (q.minimum, q.maximum) if math.isfinite(q.minimum) and math.isfinite(q.maximum) else \
+                (math.nan, math.nan)
+            for i, concept in enumerate(self.observable):
+                if concept.id in q.applies_to:
+                    out[i][name] = (low, high, table.slot(name, i), self._carried(concept, i, name))
+        return out
+
+    def _slots(self, numbers: list[tuple[Concept, str, int, tuple[int, ...], float]]) -> dict[int, tuple[float, float]]:
         """Stated values first, then values carried up from a subclass (an IBP's onset age is its back pain's)."""
         values: dict[int, tuple[float, float]] = {}
-        slot = self.quantities.slot
-        for concept, i, name, value in numbers:
-            key = slot(name, i)
+        for concept, name, key, _, value in numbers:
             old = values.get(key)
             if old is not None and old[0] != value:
                 raise ContradictoryFacts(f"{concept.id} is given two values for {name}: {old[0]:g} and {value:g}.",
                                          concept=concept.id)
             values[key] = (value, value)
         stated = set(values)
-        for concept, i, name, value in numbers:
-            for key in self._carried(concept, i, name):
+        for _, _, _, carried, value in numbers:
+            for key in carried:
                 if key in stated:
                     continue
                 old = values.get(key)

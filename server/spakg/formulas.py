@@ -79,12 +79,25 @@ class Formula:
 
     def interval(self, values: Mapping[int, Interval]) -> Interval:
         lo = hi = self.constant
-        for term in self.terms:
-            a, b = term.interval(values)
-            lo, hi = lo + a, hi + b
+        get = values.get
+        for slot, unknown, value in self._plan:  # Term.interval, without its lookups (bounds and scores, per patient)
+            x, y = get(slot, unknown)
+            a, b = value(x), value(y)
+            if a <= b:
+                lo, hi = lo + a, hi + b
+            else:
+                lo, hi = lo + b, hi + a
         if self.round_down:
             return (math.floor(round(lo, NOISE)), math.floor(round(hi, NOISE)))
         return (round(lo, NOISE), round(hi, NOISE))
+
+    @cached_property
+    def _plan(self) -> tuple[tuple[int, Interval, Callable[[float], float]], ...]:
+        """Per term: its slot, its interval when unknown, and its value as one function (a plain scaling where the
+        term has no floor and no transform)."""
+        return tuple((t.slot, (t.quantity.minimum, t.quantity.maximum),
+                      _scale(t.coefficient, t.divisor) if t.transform == "Identity" and t.floor is None else t.value)
+                     for t in self.terms)
 
     @cached_property
     def slots(self) -> frozenset[int]:
@@ -95,6 +108,13 @@ class Formula:
         if self.constant:
             text += f" + {self.constant:g}"
         return f"⌊{text}⌋" if self.round_down else text
+
+
+def _scale(coefficient: float, divisor: float) -> Callable[[float], float]:
+    """Term.value without floor or transform, computed the same way (so the same float)."""
+    if coefficient == 1 and divisor == 1:
+        return lambda x: 1.0 * x
+    return lambda x: coefficient * x / divisor
 
 
 def read_formula(graph: Graph, node: Node, concepts: ConceptIndex, quantities: QuantityTable,

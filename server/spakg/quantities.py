@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from rdflib import Graph
 
 from .concepts import ConceptIndex, local_name
-from .errors import OntologyError
+from .errors import InvalidValue, OntologyError
 from .namespaces import PT, RDF, RDFS
 
 PATIENT_LEVEL = "patient"
@@ -92,8 +92,6 @@ class QuantityTable:
 
     def check(self, q: Quantity, value: object, who: str) -> float:
         """The value as a float, or InvalidValue saying what range it must be in."""
-        from .errors import InvalidValue
-
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise InvalidValue(f"{q.name} of {who} must be a finite number (got {value!r}).", quantity=q.name)
         if not q.minimum <= value <= q.maximum:

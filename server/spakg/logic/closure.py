@@ -133,6 +133,8 @@ class Closure:
                 break
         self.base = (base_p, base_a)
         self.components = self._components(long)
+        # finish's table: (mask, the base's part of it present, absent, the component's consequences)
+        self._finish = [(c.mask, *c.base_key, c.consequences) for c in self.components]
 
     def _components(self, long: list[list[int]]) -> list[Component]:
         parent: dict[int, int] = {}
@@ -254,12 +256,11 @@ class Closure:
         a |= ba
         if p & a:
             raise Inconsistent
-        for comp in self.components:
-            m = comp.mask
-            key = (p & m, a & m)
-            if key == comp.base_key:
+        for m, base_p, base_a, consequences in self._finish:
+            kp, ka = p & m, a & m
+            if kp == base_p and ka == base_a:
                 continue
-            extra = comp.consequences(key)
+            extra = consequences((kp, ka))
             if extra is None:
                 raise Inconsistent
             p |= extra[0]

@@ -23,8 +23,9 @@ Decider = Callable[[int, int, dict], tuple]
 
 
 class Code:
-    def __init__(self) -> None:
+    def __init__(self, counts: bool = True) -> None:
         self.lines: list[str] = []
+        self.counts = counts  # whether groups must set their counts (m, p) too, or only their status
 
     def line(self, text: str, indent: int = 1) -> None:
         self.lines.append("    " * indent + text)
@@ -117,7 +118,7 @@ def _rule_function(n: int, rule: Rule, order: list[Item], position: dict[int, in
         needed.add(item)
         if not (isinstance(item, Rule) and item is not rule):
             stack.extend(item.dependencies())
-    code = Code()
+    code = Code(counts=False)
     code.lines.append(f"def rule_{n}(P, A, Q, s):")
     code.line("get = Q.get")
     for item in order:
@@ -144,7 +145,7 @@ def _function(name: str, items: list[Item], returned: str, shared: bool = False)
     alias: dict[str, str] = {}
     seen: dict[str, str] = {}
     for item in items:
-        own = Code()
+        own = Code(counts=not shared)
         item.emit(own)
         text = _NAME.sub(lambda m: alias.get(m.group(), m.group()), "\n".join(own.lines))
         if shared:

@@ -265,6 +265,41 @@ class Group(Item):
         return found
 
     def emit(self, code: Code) -> None:
+        if code.counts or not self._emit_status(code):
+            self._emit_counts(code)
+        for r in self.requires:
+            code.line(f"if {r.var} < {self.var}: {self.var} = {r.var}")
+
+    def _emit_status(self, code: Code) -> bool:
+        """The status alone, without counting, when the group needs any one of its items or all of them (each of
+        weight 1): a chain of tests over the fact masks and the other items' statuses. False for any other group."""
+        v, masked = self.var, self._mask_items.values()
+        others = [i for i in self.items if not self._counted_by_mask(i)]
+        if any(i.weight != 1 for i in self.items):
+            return False
+        if not masked and len(others) == 1 and self.needed == 1:
+            code.line(f"{v} = {others[0].var}")
+            return True
+        pos = sum(i.bit for i in masked if i.expects_present)
+        neg = sum(i.bit for i in masked if not i.expects_present)
+        # an item MET, an item NOT_MET, every item MET, every item NOT_MET
+        met = [f"P & {pos}"] * bool(pos) + [f"A & {neg}"] * bool(neg) + [f"{i.var} == 2" for i in others]
+        failed = [f"A & {pos}"] * bool(pos) + [f"P & {neg}"] * bool(neg) + [f"not {i.var}" for i in others]
+        every_met = [f"(P & {pos}) == {pos}"] * bool(pos) + [f"(A & {neg}) == {neg}"] * bool(neg) + \
+            [f"{i.var} == 2" for i in others]
+        every_failed = [f"(A & {pos}) == {pos}"] * bool(pos) + [f"(P & {neg}) == {neg}"] * bool(neg) + \
+            [f"not {i.var}" for i in others]
+        if not met:
+            return False
+        if self.needed == 1:
+            code.line(f"{v} = 2 if {' or '.join(met)} else 0 if {' and '.join(every_failed)} else 1")
+        elif self.needed == len(self.items):
+            code.line(f"{v} = 2 if {' and '.join(every_met)} else 0 if {' or '.join(failed)} else 1")
+        else:
+            return False
+        return True
+
+    def _emit_counts(self, code: Code) -> None:
         v, m, p = self.var, f"m{self.slot}", f"p{self.slot}"
         pos = sum(i.bit for i in self._mask_items.values() if i.expects_present)
         neg = sum(i.bit for i in self._mask_items.values() if not i.expects_present)
@@ -286,8 +321,6 @@ class Group(Item):
         code.line(f"{p} = {n_masked} {' '.join(possible_terms)}")
         need = _num(self.needed)
         code.line(f"{v} = 2 if {m} >= {need} else 0 if {p} < {need} else 1")
-        for r in self.requires:
-            code.line(f"if {r.var} < {v}: {v} = {r.var}")
 
     def _monotone(self) -> bool:
         return all(i.monotone for i in (*self.requires, *self.items))
