@@ -460,3 +460,67 @@ def test_the_json_proof_tree_is_the_step_tree_for_many_patients(knowledge):
         a = Assessment(knowledge, facts)
         for step, entry in zip(a.steps, assessment_dict(a, questions=False)["inferences"], strict=True):
             same(step, entry, step.item.id)
+
+
+def test_the_lanes_function_decides_every_variant_as_the_outcomes_function_does(knowledge):
+    """Next questions decide many variants of a patient at once, a bit per variant; each variant's statuses, read back
+    from the lanes, must be what deciding that variant alone gives (groups counted over lanes included)."""
+    import random
+
+    from spakg.bench import cohort
+    from spakg.logic import Inconsistent
+
+    compiled, closure = knowledge.rules.compiled, knowledge.facts.closure
+    rng = random.Random(3)
+    checked = 0
+    for findings in cohort(knowledge, 300, seed=5):
+        facts = knowledge.facts.patient(findings)
+        variants = []
+        for _ in range(rng.randint(1, 70)):
+            lp, la = closure.lit[rng.randrange(2 * closure.kept)]
+            try:
+                variants.append(closure.extend(facts.present, facts.absent, lp, la))
+            except Inconsistent:
+                continue
+        lanes_p, lanes_a = [0] * closure.kept, [0] * closure.kept
+        for t, (p, a) in enumerate(variants):
+            for b in range(closure.kept):
+                lanes_p[b] |= (p >> b & 1) << t
+                lanes_a[b] |= (a >> b & 1) << t
+        decided = compiled.lanes(lanes_p, lanes_a, facts.quantities, (1 << len(variants)) - 1)
+        for t, (p, a) in enumerate(variants):
+            alone = compiled.outcomes(p, a, facts.quantities)
+            assert tuple(2 if decided[2 * r] >> t & 1 else 0 if decided[2 * r + 1] >> t & 1 else 1
+                         for r in range(len(alone))) == alone, (findings, t)
+            checked += 1
+    assert checked > 5000
+
+
+def test_next_questions_are_the_same_with_and_without_the_lanes_function(knowledge, monkeypatch):
+    """A rule with fractional weights cannot be counted over lanes; then every answer is tried one at a time."""
+    from spakg.bench import cohort
+
+    def asked():
+        return [[(q.concept.id if q.concept else None, q.quantity, tuple(r.id for r in q.settles))
+                 for q in Assessment(knowledge, knowledge.facts.patient(p)).next_questions] for p in patients]
+
+    patients = cohort(knowledge, 300, seed=9)
+    with_lanes = asked()
+    monkeypatch.setattr(knowledge.rules.compiled, "lanes", None)
+    assert asked() == with_lanes
+    assert sum(map(len, with_lanes)) > 1000
+
+
+def test_a_fractional_weight_decides_answers_one_at_a_time(ontology_copy):
+    """Lanes count whole weights only; with a weight of 1.5 the next questions take the one-answer-at-a-time path and
+    still name exactly the findings that settle a rule."""
+    rules = ontology_copy / "rules.ttl"
+    text = rules.read_text(encoding="utf-8")
+    line = next(ln for ln in text.splitlines() if ln.startswith("spakg:Amor-dactylitis "))
+    rules.write_text(text.replace(line, line.replace("rule:weight 2 ;", "rule:weight 1.5 ;")), encoding="utf-8")
+    k = Knowledge.load(ontology_copy)
+    assert k.rules.compiled.lanes is None and k.rules.compiled.lanes_source == ""
+    findings = [{"concept": "InflammatoryBackPain"}, {"concept": "Dactylitis"}, {"concept": "Uveitis", "present": False}]
+    a = Assessment(k, k.facts.patient(findings))
+    assert {q.concept.id: {r.id for r in q.settles} for q in a.next_questions if q.quantity is None} == \
+        _naive_next_questions(k, findings)

@@ -184,6 +184,13 @@ class Assessment:
         rules it depends on read), and among those only the ones whose own items read a change or whose input rule
         moved. An answer that could only reach rules an earlier answer already settled is not tried."""
         compiled = self.knowledge.rules.compiled
+        out: dict[tuple[int | None, str | None], int] = {}
+        if compiled.lanes is not None:  # every finding's two answers decided at once; numbers one by one below
+            presence = [key for key in candidates if key[1] is None]
+            out.update(self._settle_by_lanes(presence, undetermined))
+            candidates = {key: answers for key, answers in candidates.items() if key[1] is not None}
+            if not candidates:
+                return out
         closure = self.knowledge.facts.closure
         reads_atoms, reads_slots, per_rule = compiled.reads_atoms, compiled.reads_slots, compiled.per_rule
         own_atoms, own_slots, depends_mask = compiled.own_atoms, compiled.own_slots, compiled.depends_mask
@@ -195,12 +202,9 @@ class Assessment:
         und_mask = sum(1 << i for i in undetermined)
         # A settled rule whose every item is monotone stays settled whatever the answer: never decided again.
         relevant = [i for i in self._relevant if und_mask >> i & 1 or not self.knowledge.rules.order[i].monotone]
-        out: dict[tuple[int | None, str | None], int] = {}
         bit_of = [1 << i for i in range(len(base))]
         influence = self.knowledge.facts.influence
-        defined = 0  # the classes definitions tie together; an answer that touches none needs no reasoning by cases
-        for comp in closure.components:
-            defined |= comp.mask
+        defined = closure.defined
         for key, answers in candidates.items():
             index, quantity = key
             settled = 0
@@ -249,6 +253,51 @@ class Assessment:
                             moved |= 1 << i
                 settled |= moved & und_mask
             out[key] = settled
+        return out
+
+    def _settle_by_lanes(self, keys: list[tuple[int | None, str | None]], undetermined: list[int]
+                         ) -> dict[tuple[int | None, str | None], int]:
+        """``_settle_all`` for findings' presence, every answer in one pass of the compiled ``lanes`` function: each
+        possible answer (present, absent) is a lane, and a rule settles a candidate when it is decided in one of the
+        candidate's lanes. An answer that contradicts the facts gets no lane."""
+        closure = self.knowledge.facts.closure
+        facts = self.facts
+        present, absent = facts.present, facts.absent
+        lit, lit_atoms, defined = closure.lit, closure.lit_atoms, closure.defined
+        fact_lanes_p = [0] * closure.kept
+        fact_lanes_a = [0] * closure.kept
+        owner: list[tuple[int | None, str | None]] = []
+        for key in keys:
+            index: int = key[0]  # type: ignore[assignment]
+            for literal in (2 * index, 2 * index + 1):
+                lp, la = lit[literal]
+                if (present | lp) & (absent | la):
+                    continue
+                atoms_p, atoms_a = lit_atoms[literal]
+                if (lp | la) & defined:  # it touches a definition: what follows by cases
+                    try:
+                        p, a = closure.extend(present, absent, lp, la)
+                    except Inconsistent:
+                        continue
+                    atoms_p, atoms_a = tuple(_bits(p & ~present)), tuple(_bits(a & ~absent))
+                lane = 1 << len(owner)
+                owner.append(key)
+                for b in atoms_p:  # the patient's own facts are set in every lane below, so they may be set here too
+                    fact_lanes_p[b] |= lane
+                for b in atoms_a:
+                    fact_lanes_a[b] |= lane
+        out = dict.fromkeys(keys, 0)
+        if not owner:
+            return out
+        every = (1 << len(owner)) - 1
+        for b in _bits(present):
+            fact_lanes_p[b] = every
+        for b in _bits(absent):
+            fact_lanes_a[b] = every
+        decided = self.knowledge.rules.compiled.lanes(fact_lanes_p, fact_lanes_a, facts.quantities, every)  # type: ignore[misc]
+        for r in undetermined:
+            for lane in _bits(decided[2 * r] | decided[2 * r + 1]):
+                out[owner[lane]] |= 1 << r
         return out
 
     @cached_property

@@ -135,6 +135,11 @@ class Closure:
         self.components = self._components(long)
         # finish's table: (mask, the base's part of it present, absent, the component's consequences)
         self._finish = [(c.mask, *c.base_key, c.consequences) for c in self.components]
+        # each literal's consequences as atom numbers (what it makes true, what it makes false)
+        self.lit_atoms = [(tuple(_bits(p)), tuple(_bits(a))) for p, a in self.lit]
+        self.defined = 0  # the atoms definitions tie together: a literal that touches none needs no reasoning by cases
+        for c in self.components:
+            self.defined |= c.mask
 
     def _components(self, long: list[list[int]]) -> list[Component]:
         parent: dict[int, int] = {}
@@ -257,6 +262,27 @@ class Closure:
         if p & a:
             raise Inconsistent
         for m, base_p, base_a, consequences in self._finish:
+            kp, ka = p & m, a & m
+            if kp == base_p and ka == base_a:
+                continue
+            extra = consequences((kp, ka))
+            if extra is None:
+                raise Inconsistent
+            p |= extra[0]
+            a |= extra[1]
+        return p, a
+
+    def extend(self, p: int, a: int, lp: int, la: int) -> tuple[int, int]:
+        """``finish`` for closed facts (p, a) and one more literal's consequences (lp, la): only the components the
+        literal touches can change (the others' consequences are in p and a already). Raises Inconsistent."""
+        p |= lp
+        a |= la
+        if p & a:
+            raise Inconsistent
+        touched = lp | la
+        for m, base_p, base_a, consequences in self._finish:
+            if not m & touched:
+                continue
             kp, ka = p & m, a & m
             if kp == base_p and ka == base_a:
                 continue

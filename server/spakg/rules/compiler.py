@@ -39,6 +39,10 @@ class Compiled:
     vector: Decider              # -> (statuses by slot, (met, possible) by counts index, flattened)
     outcomes_source: str
     vector_source: str
+    # ``lanes(PL, AL, Q, ALL)``: every rule's (MET lanes, NOT_MET lanes), flattened, for many variants of one
+    # patient at once (see ``items``); None when a rule's weights are not whole numbers (it cannot count over lanes).
+    lanes: Callable[[list[int], list[int], dict, int], tuple[int, ...]] | None
+    lanes_source: str
     # One function per rule, (P, A, Q, statuses of the rules before it) -> its status, and what each reads: to
     # re-decide only the rules a new answer can move (next questions).
     per_rule: list[Callable[[int, int, dict, list], int]]
@@ -63,11 +67,12 @@ def compile_rules(rules: list[Rule]) -> Compiled:
                                 shared=True)
     vector_source = _function("vector", order, f"({', '.join(i.var for i in order)},), "
                                                f"({', '.join(f'm{g.slot}, p{g.slot}' for g in groups)},)")
+    lanes_source = _lanes_function([i for i in order if i in needed], rules)
     position = {id(r): n for n, r in enumerate(rules)}
     per_rule_sources = [_rule_function(n, rule, order, position) for n, rule in enumerate(rules)]
     namespace: dict = {}
-    exec(compile(outcomes_source + vector_source + "".join(per_rule_sources), "<spakg compiled rules>", "exec"),
-         namespace)
+    exec(compile(outcomes_source + vector_source + lanes_source + "".join(per_rule_sources), "<spakg compiled rules>",
+                 "exec"), namespace)
     depends = [tuple(sorted(position[id(d)] for d in rule.depends_on())) for rule in rules]
     own_atoms = [_or(f.bit for f in _own(rule) if isinstance(f, FindingItem)) for rule in rules]
     own_slots = [frozenset(c.slot for f in _own(rule) if isinstance(f, FindingItem | QuantityItem) for c in f.comparisons)
@@ -82,8 +87,8 @@ def compile_rules(rules: list[Rule]) -> Compiled:
         reads_atoms.append(atoms)
         reads_slots.append(frozenset(slots))
     return Compiled(order, groups, namespace["outcomes"], namespace["vector"], outcomes_source, vector_source,
-                    [namespace[f"rule_{n}"] for n in range(len(rules))], reads_atoms, reads_slots, depends,
-                    own_atoms, own_slots, [_or(1 << d for d in ds) for ds in depends])
+                    namespace.get("lanes"), lanes_source, [namespace[f"rule_{n}"] for n in range(len(rules))],
+                    reads_atoms, reads_slots, depends, own_atoms, own_slots, [_or(1 << d for d in ds) for ds in depends])
 
 
 def _or(bits) -> int:
@@ -130,6 +135,36 @@ def _rule_function(n: int, rule: Rule, order: list[Item], position: dict[int, in
             item.emit(code)
     code.line(f"return {rule.var}")
     return "\n".join(code.lines) + "\n\n"
+
+
+def _lanes_function(items: list[Item], rules: list[Rule]) -> str:
+    """``lanes(PL, AL, Q, ALL)``: every item's lines, in order; nothing when an item cannot be decided over lanes."""
+    code = Code()
+    code.lines.append("def lanes(PL, AL, Q, ALL):")
+    code.line("get = Q.get")
+    alias: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for item in items:  # an item whose lines are an earlier one's (criteria share cut-offs) reads that one's lanes
+        own = Code()
+        try:
+            item.emit_lanes(own)
+        except ValueError:
+            return ""
+        text = _LANE_NAME.sub(lambda m: alias.get(m.group(), m.group()), "\n".join(own.lines))
+        slot = str(item.slot)
+        key = re.sub(rf"\bc{slot}_", "c__", re.sub(rf"\b([MN]){slot}\b", r"\1_", text))
+        if text and key in seen:
+            alias.update({f"{c}{slot}": f"{c}{seen[key]}" for c in "MN"})
+            continue
+        seen[key] = slot
+        if text:
+            code.lines.append(text)
+    returned = ", ".join(f"{y}, {x}" for r in rules for y, x in [r.lanes()])
+    code.line(f"return ({_LANE_NAME.sub(lambda m: alias.get(m.group(), m.group()), returned)},)")
+    return "\n".join(code.lines) + "\n\n"
+
+
+_LANE_NAME = re.compile(r"\b[MN]\d+\b")
 
 
 _NAME = re.compile(r"\b[vmp]\d+\b")

@@ -4,6 +4,12 @@ step from a patient's proof vector (``step``).
 Statuses are Kleene truth values ordered NOT_MET < UNDETERMINED < MET, so a conjunction is ``min``. A numeric value
 is an interval (low, high): a comparison is MET when the whole interval passes, NOT_MET when none of it does.
 Every item has a slot in the proof vector (its status); a group also has a counts slot (met, possible).
+
+Each item also writes its lines for deciding many variants of one patient at once (``emit_lanes``; the next questions
+try each unknown finding as present and as absent): bit t of a lane mask stands for variant t, and an item's status
+is two lane masks, ``M<slot>`` (the variants where it is MET) and ``N<slot>`` (NOT_MET); the rest are UNDETERMINED.
+``PL[b]``/``AL[b]`` are the variants where fact bit b is present/absent, ``ALL`` every variant; numbers are the same in
+every variant.
 """
 
 from __future__ import annotations
@@ -122,6 +128,14 @@ class Item:
     def step(self, proof: Proof) -> Step:
         return Step(self, proof.status(self))
 
+    def emit_lanes(self, code: Code) -> None:  # pragma: no cover - abstract
+        """Write the lines that set ``M<slot>`` and ``N<slot>`` (see the module's docstring)."""
+        raise NotImplementedError
+
+    def lanes(self) -> tuple[str, str]:
+        """Expressions for this item's MET and NOT_MET lanes, once its lines have run."""
+        return f"M{self.slot}", f"N{self.slot}"
+
     def dependencies(self) -> list[Item]:
         """Items whose status this item's code reads."""
         return []
@@ -194,6 +208,26 @@ class FindingItem(Item):
     def finding_items(self) -> list[FindingItem]:
         return [self]
 
+    def emit_lanes(self, code: Code) -> None:
+        if self.simple:
+            return  # read straight from the fact lanes (``lanes``)
+        m, n, b = f"M{self.slot}", f"N{self.slot}", self.bit.bit_length() - 1
+        yes, no = (f"PL[{b}]", f"AL[{b}]") if self.expects_present or self.comparisons else (f"AL[{b}]", f"PL[{b}]")
+        unknown = f" | (ALL & ~PL[{b}] & ~AL[{b}])" if self.accept_unknown else ""
+        if not self.comparisons:
+            code.line(f"{m} = {yes}{unknown}")
+            code.line(f"{n} = {no}")
+            return
+        _emit_least(code, "t", self.comparisons)  # the same in every variant: while present, the numbers decide
+        code.line(f"{m} = ({yes} if t == 2 else 0){unknown}")
+        code.line(f"{n} = {no} | ({yes} if t == 0 else 0)")
+
+    def lanes(self) -> tuple[str, str]:
+        if self.simple:
+            b = self.bit.bit_length() - 1
+            return (f"PL[{b}]", f"AL[{b}]") if self.expects_present else (f"AL[{b}]", f"PL[{b}]")
+        return super().lanes()
+
     def _monotone(self) -> bool:
         return not self.accept_unknown
 
@@ -222,8 +256,24 @@ class QuantityItem(Item):
     def quantity_items(self) -> list[QuantityItem]:
         return [self]
 
+    def emit_lanes(self, code: Code) -> None:
+        _emit_least(code, "t", self.comparisons)
+        code.line(f"M{self.slot} = ALL if t == 2 else 0")
+        code.line(f"N{self.slot} = ALL if t == 0 else 0")
+
     def describe_comparisons(self) -> str:
         return ", ".join(c.describe() for c in self.comparisons)
+
+
+def _emit_least(code: Code, var: str, comparisons: tuple[Comparison, ...]) -> None:
+    """``var`` = the least status of the comparisons (as QuantityItem.emit decides them)."""
+    first, *rest = comparisons
+    code.line(f"q = get({first.slot})")
+    code.line(f"{var} = {first.code()}")
+    for c in rest:
+        code.line(f"q = get({c.slot})")
+        code.line(f"u = {c.code()}")
+        code.line(f"if u < {var}: {var} = u")
 
 
 @dataclass(eq=False)
@@ -269,6 +319,56 @@ class Group(Item):
             self._emit_counts(code)
         for r in self.requires:
             code.line(f"if {r.var} < {self.var}: {self.var} = {r.var}")
+
+    def emit_lanes(self, code: Code) -> None:
+        """MET where the weight of MET items reaches the threshold, NOT_MET where the weight of items not NOT_MET
+        cannot: any one item (an OR), all of them (an AND), else an at-least-k count over the lanes (each count a
+        lane mask, as in a 0/1 knapsack)."""
+        m, n = f"M{self.slot}", f"N{self.slot}"
+        pairs = [(i.lanes(), i.weight) for i in self.items]
+        need = self.needed
+        if all(w == 1 for _, w in pairs) and need == 1 and pairs:
+            code.line(f"{m} = {' | '.join(y for (y, _), _ in pairs)}")
+            code.line(f"{n} = {' & '.join(x for (_, x), _ in pairs)}")
+        elif all(w == 1 for _, w in pairs) and need == len(pairs) and pairs:
+            code.line(f"{m} = {' & '.join(y for (y, _), _ in pairs)}")
+            code.line(f"{n} = {' | '.join(x for (_, x), _ in pairs)}")
+        else:
+            k = math.ceil(need)
+            self._emit_at_least(code, m, k, [(y, w) for (y, _), w in pairs])
+            # NOT_MET where the items not NOT_MET cannot reach k: where the NOT_MET ones weigh more than total - k
+            # (counted directly when that needs fewer levels than counting the others up to k)
+            spare = math.floor(sum(w for _, w in pairs) - need) + 1
+            if spare <= k:
+                self._emit_at_least(code, n, spare, [(x, w) for (_, x), w in pairs])
+            else:
+                self._emit_at_least(code, n, k, [(f"(ALL & ~{x})", w) for (_, x), w in pairs])
+                code.line(f"{n} = ALL & ~{n}")
+        for r in self.requires:
+            y, x = r.lanes()
+            code.line(f"{m} &= {y}")
+            code.line(f"{n} |= {x}")
+
+    def _emit_at_least(self, code: Code, out: str, k: int, terms: list[tuple[str, float]]) -> None:
+        """``out`` = the lanes where the weights of the terms true in that lane add up to at least k."""
+        if k <= 0:
+            code.line(f"{out} = ALL")
+            return
+        c = [f"c{self.slot}_{j}" for j in range(k + 1)]
+        code.line(" = ".join(c[1:]) + " = 0")
+        so_far = 0  # the weight counted so far: a count above it is still no lane at all
+        for expr, w in terms:
+            if w <= 0:
+                continue
+            if not float(w).is_integer():
+                raise ValueError(f"{self.id}: a weight of {w:g} cannot be counted over lanes")
+            for j in range(k, 0, -1):
+                if j - w <= 0:
+                    code.line(f"{c[j]} |= {expr}")
+                elif j - w <= so_far:
+                    code.line(f"{c[j]} |= {c[int(j - w)]} & {expr}")
+            so_far += int(w)
+        code.line(f"{out} = {c[k]}")
 
     def _emit_status(self, code: Code) -> bool:
         """The status alone, without counting, when the group needs any one of its items or all of them (each of
@@ -410,6 +510,11 @@ class ConclusionItem(Item):
 
     def dependencies(self) -> list[Item]:
         return [self.rule]  # type: ignore[list-item]
+
+    def emit_lanes(self, code: Code) -> None:
+        y, x = self.rule.lanes()  # type: ignore[union-attr]
+        code.line(f"M{self.slot} = ALL & ~{x}" if self.accept_undetermined else f"M{self.slot} = {y}")
+        code.line(f"N{self.slot} = {x}")
 
     def _monotone(self) -> bool:
         return not self.accept_undetermined and self.rule.monotone  # type: ignore[union-attr]
