@@ -164,22 +164,24 @@ class _Renderer:
 
     def inference(self, rule: Rule) -> bytes:
         statuses, counts = self.statuses, self.counts
-        head, tail = _rule_templates(rule)
+        head, threshold, total, tail = _rule_templates(rule)
         n = 2 * rule.counts
         return b"".join((head, _STATUS[statuses[rule.slot]], b'","summary":', _j(summary_from(rule, self.a.proof)),
-                         b',"explanation":{"threshold":', _num(rule.needed), b',"met":', _num(counts[n]),
-                         b',"possible":', _num(counts[n + 1]), b',"total":', _num(rule.total_weight),
-                         b',"requires":', self.items(rule.requires), b',"items":', self.items(rule.items), tail))
+                         threshold, _num(counts[n]), b',"possible":', _num(counts[n + 1]), total,
+                         self.items(rule.requires), b',"items":', self.items(rule.items), tail))
 
 
-def _rule_templates(rule: Rule) -> tuple[bytes, bytes]:
+def _rule_templates(rule: Rule) -> tuple[bytes, bytes, bytes, bytes]:
+    """A rule's entry around its status, its met count and its possible count (the rest is the same for everyone)."""
     found = rule.__dict__.get("_json_rule")
     if found is None:
         head = b'{"rule":' + _j(rule.id) + b',"concludes":' + _j(rule.concludes.id if rule.concludes else None) + \
             b',"status":"'
+        threshold = b',"explanation":{"threshold":' + _num(rule.needed) + b',"met":'
+        total = b',"total":' + _num(rule.total_weight) + b',"requires":'
         tail = b',"sources":' + _j([provenance_dict(p) for p in rule.sources]) + b',"thresholdBasis":' + \
             _j(rule.threshold_basis) + b',"notes":' + _j(rule.notes) + b"}}"
-        found = rule.__dict__["_json_rule"] = (head, tail)
+        found = rule.__dict__["_json_rule"] = (head, threshold, total, tail)
     return found
 
 
@@ -190,9 +192,9 @@ def assessment_json(a: Assessment, questions: bool = True) -> bytes:
     parts = [b'{"patientId":', _j(a.patient_id), b',"ontologyVersion":', _j(k.version), b',"ontologyHash":',
              _j(k.content_hash), b',"disclaimer":', _j(k.disclaimer), b',"note":', _j(CLASSIFICATION_NOTE),
              b',"inferences":[', b",".join([renderer.inference(r) for r in k.rules.order]), b"]"]
-    started = [s for s in a.scores if s.started]  # a score nothing was measured for says only "0 to 10": left out
-    if started:
-        parts += (b',"scores":', _j([score_dict(s) for s in started]))
+    book = k.scores  # a score nothing was measured for says only "0 to 10": left out (and not worked out)
+    if a.facts.measurements and any(book.started(d, a.facts) for d in book.definitions):
+        parts += (b',"scores":', _j([score_dict(s) for s in a.scores if s.started]))
     if questions:
         parts += (b',"nextQuestions":', _j([question_dict(q) for q in a.next_questions]))
     parts.append(b"}")
