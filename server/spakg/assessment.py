@@ -110,8 +110,11 @@ class Assessment:
         space = self.knowledge.facts
         candidates = self._candidates([order[i] for i in undetermined])
         settles = self._settle_all(candidates, undetermined)
-        questions = [Question(space.observable[index] if index is not None else None, quantity,
-                              tuple(sorted((order[i] for i in _bits(mask)), key=lambda r: r.id)))
+        settled: dict[int, tuple[Rule, ...]] = {}  # many questions settle the same rules
+        for mask in settles.values():
+            if mask and mask not in settled:
+                settled[mask] = tuple(sorted((order[i] for i in _bits(mask)), key=lambda r: r.id))
+        questions = [Question(space.observable[index] if index is not None else None, quantity, settled[mask])
                      for (index, quantity), mask in settles.items() if mask]
         effort = self.knowledge.effort
         # Best first: most rules settled, cheapest to learn, then the broader question (psoriasis before current
@@ -133,6 +136,7 @@ class Assessment:
         statuses = self.proof._statuses
         live = 0
         numbers: dict[tuple[int | None, str | None], list] = {}
+        walks = self.knowledge.rules.compiled.walks
         seen: set[int] = set()
         stack: list = list(undetermined)
         while stack:
@@ -144,7 +148,7 @@ class Assessment:
                 item = item.rule
             if statuses[item.slot] != UNDETERMINED and item.monotone:
                 continue
-            bits, with_numbers, below = item.walk
+            bits, with_numbers, below = walks[item.slot]
             live |= bits
             for n in with_numbers:
                 if statuses[n.slot] != UNDETERMINED and n.monotone:
@@ -279,7 +283,9 @@ class Assessment:
                         p, a = closure.extend(present, absent, lp, la)
                     except Inconsistent:
                         continue
-                    atoms_p, atoms_a = tuple(_bits(p & ~present)), tuple(_bits(a & ~absent))
+                    more_p, more_a = p & ~(present | lp), a & ~(absent | la)
+                    if more_p or more_a:
+                        atoms_p, atoms_a = (*atoms_p, *_bits(more_p)), (*atoms_a, *_bits(more_a))
                 lane = 1 << len(owner)
                 owner.append(key)
                 for b in atoms_p:  # the patient's own facts are set in every lane below, so they may be set here too
@@ -316,6 +322,8 @@ class Assessment:
     def _started(self, score: str) -> bool:
         """Whether the patient began this score: a score nobody began is not asked about (a patient assessed for back
         pain is not sent through the BASDAI questionnaire by the next questions)."""
+        if not self.facts.measurements:  # most patients: nothing measured, nothing begun
+            return False
         book = self.knowledge.scores
         return book.started(book.by_id[score], self.facts)
 

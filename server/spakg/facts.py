@@ -345,7 +345,7 @@ class FactSpace:
         """Each quantity's least value from its formula: a stated value below it is a contradiction; an unstated one
         is known to lie between it and the quantity's maximum."""
         for q, formula in self.bounds:
-            least = formula.interval(values)[0]
+            least = formula.least(values)
             if least <= q.minimum:
                 continue
             slot = self.quantities.slot(q.name)

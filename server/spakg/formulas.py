@@ -91,6 +91,16 @@ class Formula:
             return (math.floor(round(lo, NOISE)), math.floor(round(hi, NOISE)))
         return (round(lo, NOISE), round(hi, NOISE))
 
+    def least(self, values: Mapping[int, Interval]) -> float:
+        """The low end of ``interval`` alone (a bound needs no more)."""
+        lo = self.constant
+        get = values.get
+        for slot, unknown, value in self._plan:
+            x, y = get(slot, unknown)
+            a, b = value(x), value(y)
+            lo += a if a <= b else b
+        return math.floor(round(lo, NOISE)) if self.round_down else round(lo, NOISE)
+
     @cached_property
     def _plan(self) -> tuple[tuple[int, Interval, Callable[[float], float]], ...]:
         """Per term: its slot, its interval when unknown, and its value as one function (a plain scaling where the

@@ -52,6 +52,7 @@ class Compiled:
     own_atoms: list[int]               # fact bits its own items read (not through other rules)
     own_slots: list[frozenset[int]]
     depends_mask: list[int]            # the rules it reads directly, as bits over positions
+    walks: dict[int, tuple]            # a group's ``walk``, by its slot (looked up per patient by next questions)
 
 
 def compile_rules(rules: list[Rule]) -> Compiled:
@@ -88,7 +89,8 @@ def compile_rules(rules: list[Rule]) -> Compiled:
         reads_slots.append(frozenset(slots))
     return Compiled(order, groups, namespace["outcomes"], namespace["vector"], outcomes_source, vector_source,
                     namespace.get("lanes"), lanes_source, [namespace[f"rule_{n}"] for n in range(len(rules))],
-                    reads_atoms, reads_slots, depends, own_atoms, own_slots, [_or(1 << d for d in ds) for ds in depends])
+                    reads_atoms, reads_slots, depends, own_atoms, own_slots, [_or(1 << d for d in ds) for ds in depends],
+                    {g.slot: g.walk for g in groups})
 
 
 def _or(bits) -> int:
@@ -168,6 +170,7 @@ _LANE_NAME = re.compile(r"\b[MN]\d+\b")
 
 
 _NAME = re.compile(r"\b[vmp]\d+\b")
+_COPY = re.compile(r"(v\d+) = (v\d+)")
 
 
 def _function(name: str, items: list[Item], returned: str, shared: bool = False) -> str:
@@ -184,6 +187,10 @@ def _function(name: str, items: list[Item], returned: str, shared: bool = False)
         item.emit(own)
         text = _NAME.sub(lambda m: alias.get(m.group(), m.group()), "\n".join(own.lines))
         if shared:
+            copy = _COPY.fullmatch(text.strip())
+            if copy:  # a group of one item: its status is the item's, so later lines read the item's variable
+                alias[copy.group(1)] = copy.group(2)
+                continue
             slot = item.var[1:]
             key = re.sub(rf"\b([vmp]){slot}\b", r"\1_", text)
             if key in seen:
