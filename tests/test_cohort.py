@@ -14,8 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spakg.cohort import ColumnScreener, Layout, records_from_frame, screen_records, table_from_records
+from spakg.cohort import Layout, records_from_frame, screen_records, table_from_records
 from spakg.cohort_report import build_report
+from spakg.columns import ColumnScreener
 from spakg.resources import vignettes_dir
 from spakg.rules import STATUS_NAMES
 from spakg.screen import screen
@@ -243,3 +244,23 @@ def test_a_fhir_bulk_data_export_is_regrouped_by_patient_on_dask_and_screens_as_
         row = by_id[record["id"]]
         assert {r.id: row[r.id] for r in knowledge.rules.order} == \
             {r.id: STATUS_NAMES[s] for r, s in zip(knowledge.rules.order, a.statuses, strict=True)}, record["id"]
+
+
+def test_rows_the_columns_cannot_vouch_for_say_what_the_record_path_says(knowledge, tmp_path):
+    """A number out of range or on an absent finding, an unknown sex, a stated age below what the back pain implies,
+    findings that contradict each other: each row is reported with the record path's own error, the others decided."""
+    rng = random.Random(8)
+    bad = [{"id": "range", "findings": [{"concept": "BackPain", "ageAtOnset": 300}]},
+           {"id": "absent", "findings": [{"concept": "InflammatoryBackPain", "present": False, "durationMonths": 4}]},
+           {"id": "sex", "sex": "UNKNOWN", "findings": [{"concept": "BackPain"}]},
+           {"id": "young", "age": 20, "findings": [{"concept": "BackPain", "ageAtOnset": 30}]},
+           {"id": "clash", "findings": [{"concept": "ImprovementWithRest"}, {"concept": "WorseningWithRest"}]}]
+    records = [clinic_patient(knowledge, rng, i) for i in range(40)]
+    for n, record in enumerate(bad):
+        records.insert(7 * n + 3, record)
+    columns = through_parquet(knowledge, records, tmp_path)  # asserts the column screener equals the record path
+    errors = {records[i]["id"]: columns["error"][i] for i in range(len(records)) if columns["error"][i]}
+    assert set(errors) == {r["id"] for r in bad}
+    assert all(e.startswith(("[INVALID_VALUE]", "[INVALID_FACTS]", "[CONTRADICTORY_FACTS]")) for e in errors.values())
+    assert all(columns[r.id][i] is None for i, record in enumerate(records) if record in bad for r in knowledge.rules.order)
+    assert by_row(knowledge, columns)[0] == one_by_one(knowledge, records[:1])[0]

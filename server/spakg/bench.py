@@ -301,7 +301,8 @@ def bench_screen(k: Knowledge, sizes=(1_000, 10_000, 100_000, 1_000_000), worker
     patient (random patients with 2 to 26 findings, 20,000 each, the batch function on one core): printed."""
     import tempfile
 
-    from .cohort import ColumnScreener, Layout, table_from_records
+    from .cohort import Layout, table_from_records
+    from .columns import ColumnScreener
     from .screen import screen
     from .synth import write_cohort
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from .cohort import ColumnScreener, Layout, output_columns, screen_records
+from .cohort import Layout, output_columns, screen_records
+from .columns import ColumnScreener
 from .fhir.bulk import bulk_files, patient_of, screen_groups
 from .knowledge import Knowledge
 
@@ -54,8 +55,7 @@ def screen_partition(frame, ontology: str | None, offsets: list[int], partition_
     first = offsets[number]
     if offsets[number + 1] - first != len(frame):
         raise RuntimeError(f"partition {number} has {len(frame)} rows, {offsets[number + 1] - first} expected")
-    columns = _screener(k).screen(frame, first)
-    return _frame(columns, [r.id for r in k.rules.order])
+    return _screener(k).frame(frame, first)
 
 
 _SCREENERS: dict[int, ColumnScreener] = {}
