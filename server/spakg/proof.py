@@ -10,6 +10,8 @@ rule's own explanation is in the same list), so nothing is copied. ``assessment_
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import orjson
 
 from .assessment import CLASSIFICATION_NOTE, Assessment, Question, summary_from
@@ -111,8 +113,6 @@ class _Renderer:
         self.memo: dict[int, bytes] = {}
         self.known: dict[int, bytes] = {}  # a class's state and the facts that gave it, by class index
 
-    def items(self, items: list[Item]) -> bytes:
-        return b"[" + b",".join([self.item(i) for i in items]) + b"]"
 
     # Each entry is one join of its parts: chained ``+`` would copy a group's children once per part.
     def item(self, item: Item) -> bytes:
@@ -145,9 +145,10 @@ class _Renderer:
     def _group(self, item: Group, head: bytes, status: bytes, tail: bytes) -> bytes:
         n = 2 * item.counts
         parts = [head, status, tail, _num(self.counts[n]), b',"possible":', _num(self.counts[n + 1]), b',"items":',
-                 self.items(item.items)]
+                 *_list_renderer(item, "items")(self)]
         if item.requires:
-            parts += (b',"requires":', self.items(item.requires))
+            parts.append(b',"requires":')
+            parts += _list_renderer(item, "requires")(self)
         parts.append(b"}")
         return b"".join(parts)
 
@@ -162,13 +163,48 @@ class _Renderer:
             out += b',"values":' + _j(values_dict(self.a.quantity_values(item)))
         return out + b"}}"
 
-    def inference(self, rule: Rule) -> bytes:
+    def inference(self, rule: Rule) -> list[bytes]:
+        """A rule's entry, as parts to be joined once with everything else (each join copies what it joins)."""
         statuses, counts = self.statuses, self.counts
         head, threshold, total, tail = _rule_templates(rule)
         n = 2 * rule.counts
-        return b"".join((head, _STATUS[statuses[rule.slot]], b'","summary":', _j(summary_from(rule, self.a.proof)),
-                         threshold, _num(counts[n]), b',"possible":', _num(counts[n + 1]), total,
-                         self.items(rule.requires), b',"items":', self.items(rule.items), tail))
+        return [head, _STATUS[statuses[rule.slot]], b'","summary":', _j(summary_from(rule, self.a.proof)),
+                threshold, _num(counts[n]), b',"possible":', _num(counts[n + 1]), total,
+                *_list_renderer(rule, "requires")(self), b',"items":', *_list_renderer(rule, "items")(self), tail]
+
+
+def _list_renderer(group: Group, which: str) -> Callable[[_Renderer], list[bytes]]:
+    """A function writing one of a group's lists (``items`` or ``requires``) as the parts of a JSON list, generated
+    once per ontology: the children's entries, written in line where that is cheap — a finding nobody stated
+    is its fixed bytes, a conclusion its two statuses between fixed bytes — and through ``_Renderer.item``
+    otherwise. The same entries ``_Renderer.item`` writes (a test holds the JSON to the proof's steps); only the calls
+    are saved. Names in the code are slot numbers; every constant is passed in, so no ontology text is code."""
+    key = f"_json_list_{which}"
+    found = group.__dict__.get(key)
+    if found is not None:
+        return found
+    children: list[Item] = getattr(group, which)
+    namespace: dict[str, object] = {"ST": _STATUS}
+    parts: list[str] = ['b"["']
+    for n, child in enumerate(children):
+        if n:
+            parts.append('b","')
+        namespace[f"I{n}"] = child
+        if isinstance(child, FindingItem):
+            namespace[f"U{n}"] = _unknown_finding(child)
+            parts.append(f"(U{n} if not K & {child.bit} else item(I{n}))")
+        elif isinstance(child, ConclusionItem):
+            head, tail = _templates(child)
+            namespace[f"H{n}"], namespace[f"T{n}"] = head, tail
+            parts += [f"H{n}", f"ST[S[{child.slot}]]", f"T{n}", f"ST[S[{child.rule.slot}]]", "b'\"}'"]  # type: ignore[union-attr]
+        else:
+            parts.append(f"item(I{n})")
+    parts.append('b"]"')
+    source = (f"def render(R):\n    S, K, item = R.statuses, R.known_mask, R.item\n"
+              f"    return [{', '.join(parts)}]\n")
+    exec(compile(source, f"<spakg JSON list {group.slot} {which}>", "exec"), namespace)
+    found = group.__dict__[key] = namespace["render"]
+    return found  # type: ignore[return-value]
 
 
 def _rule_templates(rule: Rule) -> tuple[bytes, bytes, bytes, bytes]:
@@ -191,7 +227,12 @@ def assessment_json(a: Assessment, questions: bool = True) -> bytes:
     renderer = _Renderer(a)
     parts = [b'{"patientId":', _j(a.patient_id), b',"ontologyVersion":', _j(k.version), b',"ontologyHash":',
              _j(k.content_hash), b',"disclaimer":', _j(k.disclaimer), b',"note":', _j(CLASSIFICATION_NOTE),
-             b',"inferences":[', b",".join([renderer.inference(r) for r in k.rules.order]), b"]"]
+             b',"inferences":[']
+    for n, rule in enumerate(k.rules.order):
+        if n:
+            parts.append(b",")
+        parts += renderer.inference(rule)
+    parts.append(b"]")
     book = k.scores  # a score nothing was measured for says only "0 to 10": left out (and not worked out)
     if a.facts.measurements and any(book.started(d, a.facts) for d in book.definitions):
         parts += (b',"scores":', _j([score_dict(s) for s in a.scores if s.started]))
@@ -206,7 +247,7 @@ def assessment_dict(a: Assessment, questions: bool = True) -> dict:
 
 
 def inference_dict(a: Assessment, rule: Rule) -> dict:
-    return orjson.loads(_Renderer(a).inference(rule))
+    return orjson.loads(b"".join(_Renderer(a).inference(rule)))
 
 
 def item_dict(a: Assessment, item: Item) -> dict:
