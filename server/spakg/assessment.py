@@ -8,6 +8,8 @@ from functools import cached_property
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
+import orjson
+
 from .concepts import Concept
 from .facts import PatientFacts
 from .formulas import Formula, Term
@@ -50,7 +52,15 @@ class Assessment:
         self.knowledge = knowledge
         self.facts = facts
         self.origin = origin  # the FHIR resources the facts came from, when they came from a Bundle
-        self.statuses: tuple[int, ...] = knowledge.rules.decide(facts)
+
+    @cached_property
+    def statuses(self) -> tuple[int, ...]:
+        """Every rule's status, in the rule book's order: read from the proof when it has been worked out (it holds
+        them), else decided alone (several times cheaper than the proof)."""
+        proof = self.__dict__.get("proof")
+        if proof is not None:
+            return proof.rule_statuses(self.knowledge.rules.order)
+        return self.knowledge.rules.decide(self.facts)
 
     @cached_property
     def scores(self) -> list[ScoreValue]:
@@ -103,6 +113,7 @@ class Assessment:
         are asked for only once the patient began that score (gave one of its measurements).
         """
         rules = self.knowledge.rules
+        self.proof  # noqa: B018 - the walk below reads it; worked out first, it gives the statuses too
         undetermined = [i for i, status in enumerate(self.statuses) if status == UNDETERMINED]
         if not undetermined:
             return []
@@ -376,11 +387,16 @@ def summarise(step: Step) -> str:
         [(c.item, c.status) for c in step.children])
 
 
-_SUMMARIES: dict[tuple, str] = {}  # by (rule, its status, met, its items' statuses): cohorts repeat them a lot
+_SUMMARIES: dict[tuple, tuple[str, bytes]] = {}  # by (rule, its status, met, its items' statuses): cohorts repeat them a lot
 
 
 def summary_from(rule: Rule, proof: Proof) -> str:
     """The one-sentence summary of a rule's outcome, read straight from the proof vector."""
+    return summary_entry(rule, proof)[0]
+
+
+def summary_entry(rule: Rule, proof: Proof) -> tuple[str, bytes]:
+    """``summary_from``, and the same as a JSON string (what proof JSON writes)."""
     statuses = proof._statuses
     met = proof.counts(rule)[0]
     read = rule.__dict__.get("_summary_reads")
@@ -390,8 +406,9 @@ def summary_from(rule: Rule, proof: Proof) -> str:
     key = (rule, met, read(statuses))
     found = _SUMMARIES.get(key)
     if found is None:
-        found = _summary(rule, statuses[rule.slot], met, [(r, statuses[r.slot]) for r in rule.requires],
-                         [(c, statuses[c.slot]) for c in rule.items])
+        text = _summary(rule, statuses[rule.slot], met, [(r, statuses[r.slot]) for r in rule.requires],
+                        [(c, statuses[c.slot]) for c in rule.items])
+        found = (text, orjson.dumps(text))
         if len(_SUMMARIES) > 50_000:  # bounded; rules of a reloaded ontology age out with the rest
             _SUMMARIES.clear()
         _SUMMARIES[key] = found

@@ -455,7 +455,16 @@ class FactSpace:
         hits_present, hits_absent = stated.present & by_present, stated.absent & by_absent
         if hits_present or hits_absent:
             first = stated.first  # insertion order is the order the findings were given
-            return [f for lit, f in first.items() if (hits_absent if lit & 1 else hits_present) >> (lit >> 1) & 1]
+            lits = []
+            for hits, polarity in ((hits_present, 0), (hits_absent, 1)):
+                while hits:
+                    low = hits & -hits
+                    lits.append(2 * (low.bit_length() - 1) + polarity)
+                    hits ^= low
+            if len(lits) > 1:
+                order = {lit: n for n, lit in enumerate(first)}
+                lits.sort(key=order.__getitem__)
+            return [first[lit] for lit in lits]
         findings = facts.findings
         return [findings[i] for i in support(self.closure, list(facts.literals), target)]
 

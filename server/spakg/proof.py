@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import orjson
 
-from .assessment import CLASSIFICATION_NOTE, Assessment, Question, summary_from
+from .assessment import CLASSIFICATION_NOTE, Assessment, Question, summary_entry
 from .provenance import Provenance
 from .rules import STATUS_NAMES, ConclusionItem, FindingItem, Group, Item, QuantityItem, Rule
 from .scores import score_dict
@@ -128,29 +128,13 @@ class _Renderer:
         if kind == "FINDING":
             out = b"".join((head, status, tail, self._finding(item)))  # type: ignore[arg-type]
         elif kind == "GROUP" or kind == "RULE":
-            bits = _blank_bits(item)  # type: ignore[arg-type]
-            if bits is not None and not self.known_mask & bits:  # the same bytes for every such patient
-                out = item.__dict__.get("_json_blank")
-                if out is None:
-                    out = item.__dict__["_json_blank"] = self._group(item, head, status, tail)  # type: ignore[arg-type]
-            else:
-                out = self._group(item, head, status, tail)  # type: ignore[arg-type]
+            return _group_renderer(item)(self)  # type: ignore[arg-type]
         elif kind == "CONCLUSION":
             out = b"".join((head, status, tail, _STATUS[self.statuses[item.rule.slot]], b'"}'))  # type: ignore[attr-defined]
         else:  # QUANTITY
             out = b"".join((head, status, tail, _j(values_dict(self.a.quantity_values(item))), b"}}"))  # type: ignore[arg-type]
         self.memo[item.slot] = out
         return out
-
-    def _group(self, item: Group, head: bytes, status: bytes, tail: bytes) -> bytes:
-        n = 2 * item.counts
-        parts = [head, status, tail, _num(self.counts[n]), b',"possible":', _num(self.counts[n + 1]), b',"items":',
-                 *_list_renderer(item, "items")(self)]
-        if item.requires:
-            parts.append(b',"requires":')
-            parts += _list_renderer(item, "requires")(self)
-        parts.append(b"}")
-        return b"".join(parts)
 
     def _finding(self, item: FindingItem) -> bytes:
         state = b"present" if self.facts.present & item.bit else b"absent"
@@ -168,43 +152,112 @@ class _Renderer:
         statuses, counts = self.statuses, self.counts
         head, threshold, total, tail = _rule_templates(rule)
         n = 2 * rule.counts
-        return [head, _STATUS[statuses[rule.slot]], b'","summary":', _j(summary_from(rule, self.a.proof)),
+        return [head, _STATUS[statuses[rule.slot]], b'","summary":', summary_entry(rule, self.a.proof)[1],
                 threshold, _num(counts[n]), b',"possible":', _num(counts[n + 1]), total,
                 *_list_renderer(rule, "requires")(self), b',"items":', *_list_renderer(rule, "items")(self), tail]
 
 
 def _list_renderer(group: Group, which: str) -> Callable[[_Renderer], list[bytes]]:
-    """A function writing one of a group's lists (``items`` or ``requires``) as the parts of a JSON list, generated
-    once per ontology: the children's entries, written in line where that is cheap — a finding nobody stated
-    is its fixed bytes, a conclusion its two statuses between fixed bytes — and through ``_Renderer.item``
-    otherwise. The same entries ``_Renderer.item`` writes (a test holds the JSON to the proof's steps); only the calls
-    are saved. Names in the code are slot numbers; every constant is passed in, so no ontology text is code."""
+    """A function writing one of a rule's lists (``items`` or ``requires``) as the parts of a JSON list, generated
+    once per ontology (see ``_list_code``)."""
     key = f"_json_list_{which}"
     found = group.__dict__.get(key)
+    if found is None:
+        namespace: dict[str, object] = {"ST": _STATUS}
+        parts = _list_code(getattr(group, which), namespace, "")
+        found = group.__dict__[key] = _compile(
+            f"def render(R):\n    S, K, M, item = R.statuses, R.known_mask, R.memo, R.item\n"
+            f"    return [{', '.join(parts)}]\n", namespace, f"{group.slot} {which}")
+    return found  # type: ignore[return-value]
+
+
+def _group_renderer(group: Group) -> Callable[[_Renderer], bytes]:
+    """A function writing a group's entry, generated once per ontology: its fixed bytes, its status and counts, and its
+    lists (``_list_code``). A group whose findings the patient knows none of (and that reads no number) writes the
+    same bytes for every such patient: kept after the first."""
+    found = group.__dict__.get("_json_render")
     if found is not None:
         return found
-    children: list[Item] = getattr(group, which)
-    namespace: dict[str, object] = {"ST": _STATUS}
+    head, tail = _templates(group)
+    namespace: dict[str, object] = {"ST": _STATUS, "NUM": _num, "HEAD": head, "TAIL": tail, "BLANK": [None]}
+    n = 2 * group.counts
+    parts = ["HEAD", f"ST[S[{group.slot}]]", "TAIL", f"NUM(C[{n}])", "b',\"possible\":'", f"NUM(C[{n + 1}])",
+             "b',\"items\":'", *_list_code(group.items, namespace, "i")]
+    if group.requires:
+        parts += ["b',\"requires\":'", *_list_code(group.requires, namespace, "r")]
+    parts.append("b'}'")
+    bits = _blank_bits(group)
+    blank = f"not K & {bits}" if bits is not None else "False"
+    source = (f"def render(R):\n"
+              f"    S, C, K, M, item = R.statuses, R.counts, R.known_mask, R.memo, R.item\n"
+              f"    blank = {blank}\n"
+              f"    if blank and BLANK[0] is not None:\n"
+              f"        return BLANK[0]\n"
+              f"    out = M[{group.slot}] = b''.join(({', '.join(parts)},))\n"
+              f"    if blank:\n"
+              f"        BLANK[0] = out\n"
+              f"    return out\n")
+    found = group.__dict__["_json_render"] = _compile(source, namespace, f"group {group.slot}")
+    return found  # type: ignore[return-value]
+
+
+_INFERENCES: dict[int, tuple[list[Rule], Callable[[_Renderer], list[bytes]]]] = {}
+
+
+def _inferences_renderer(rules: list[Rule]) -> Callable[[_Renderer], list[bytes]]:
+    """Every rule's entry (``_Renderer.inference``, comma-separated) as one function generated per rule book."""
+    found = _INFERENCES.get(id(rules))
+    if found is not None and found[0] is rules:
+        return found[1]
+    namespace: dict[str, object] = {"ST": _STATUS, "NUM": _num, "SUMMARY": summary_entry}
+    parts: list[str] = []
+    for n, rule in enumerate(rules):
+        head, threshold, total, tail = _rule_templates(rule)
+        namespace.update({f"R{n}": rule, f"H{n}": head, f"TH{n}": threshold, f"TO{n}": total, f"TA{n}": tail,
+                          f"Q{n}": _list_renderer(rule, "requires"), f"I{n}": _list_renderer(rule, "items")})
+        c = 2 * rule.counts
+        parts += ['b","'] * bool(n) + [
+            f"H{n}", f"ST[S[{rule.slot}]]", "b'\",\"summary\":'", f"SUMMARY(R{n}, P)[1]", f"TH{n}", f"NUM(C[{c}])",
+            "b',\"possible\":'", f"NUM(C[{c + 1}])", f"TO{n}", f"*Q{n}(R)", "b',\"items\":'", f"*I{n}(R)", f"TA{n}"]
+    render = _compile(f"def render(R):\n    S, C, P = R.statuses, R.counts, R.a.proof\n"
+                      f"    return [{', '.join(parts)}]\n", namespace, "inferences")
+    if len(_INFERENCES) > 16:  # reloaded ontologies age out
+        _INFERENCES.clear()
+    _INFERENCES[id(rules)] = (rules, render)
+    return render
+
+
+def _list_code(children: list[Item], namespace: dict[str, object], prefix: str) -> list[str]:
+    """Expressions for the parts of a JSON list of items: a finding nobody stated is its fixed bytes, a conclusion its
+    two statuses between fixed bytes, a group its entry (from the memo, else its own generated renderer), the rest
+    through ``_Renderer.item``. The same entries ``_Renderer.item`` writes (a test holds the JSON to the proof's
+    steps); only the calls are saved. Names in the code are slot numbers; every constant is passed in, so no
+    ontology text becomes code."""
     parts: list[str] = ['b"["']
     for n, child in enumerate(children):
+        name = f"{prefix}{n}"
         if n:
             parts.append('b","')
-        namespace[f"I{n}"] = child
+        namespace[f"I{name}"] = child
         if isinstance(child, FindingItem):
-            namespace[f"U{n}"] = _unknown_finding(child)
-            parts.append(f"(U{n} if not K & {child.bit} else item(I{n}))")
+            namespace[f"U{name}"] = _unknown_finding(child)
+            parts.append(f"(U{name} if not K & {child.bit} else item(I{name}))")
         elif isinstance(child, ConclusionItem):
             head, tail = _templates(child)
-            namespace[f"H{n}"], namespace[f"T{n}"] = head, tail
-            parts += [f"H{n}", f"ST[S[{child.slot}]]", f"T{n}", f"ST[S[{child.rule.slot}]]", "b'\"}'"]  # type: ignore[union-attr]
+            namespace[f"H{name}"], namespace[f"T{name}"] = head, tail
+            parts += [f"H{name}", f"ST[S[{child.slot}]]", f"T{name}", f"ST[S[{child.rule.slot}]]", "b'\"}'"]  # type: ignore[union-attr]
+        elif isinstance(child, Group):
+            namespace[f"G{name}"] = _group_renderer(child)
+            parts.append(f"(M.get({child.slot}) or G{name}(R))")
         else:
-            parts.append(f"item(I{n})")
+            parts.append(f"item(I{name})")
     parts.append('b"]"')
-    source = (f"def render(R):\n    S, K, item = R.statuses, R.known_mask, R.item\n"
-              f"    return [{', '.join(parts)}]\n")
-    exec(compile(source, f"<spakg JSON list {group.slot} {which}>", "exec"), namespace)
-    found = group.__dict__[key] = namespace["render"]
-    return found  # type: ignore[return-value]
+    return parts
+
+
+def _compile(source: str, namespace: dict[str, object], name: str) -> Callable:
+    exec(compile(source, f"<spakg JSON {name}>", "exec"), namespace)
+    return namespace["render"]  # type: ignore[return-value]
 
 
 def _rule_templates(rule: Rule) -> tuple[bytes, bytes, bytes, bytes]:
@@ -221,17 +274,28 @@ def _rule_templates(rule: Rule) -> tuple[bytes, bytes, bytes, bytes]:
     return found
 
 
+_HEADERS: dict[tuple[str, str, str], bytes] = {}
+
+
+def _header(k) -> bytes:
+    """What every assessment under this ontology says after its patient id, encoded once."""
+    key = (k.version, k.content_hash, k.disclaimer)
+    found = _HEADERS.get(key)
+    if found is None:
+        if len(_HEADERS) > 64:  # reloaded ontologies age out
+            _HEADERS.clear()
+        found = _HEADERS[key] = (b',"ontologyVersion":' + _j(k.version) + b',"ontologyHash":' + _j(k.content_hash) +
+                                 b',"disclaimer":' + _j(k.disclaimer) + b',"note":' + _j(CLASSIFICATION_NOTE) +
+                                 b',"inferences":[')
+    return found
+
+
 def assessment_json(a: Assessment, questions: bool = True) -> bytes:
     """The whole assessment as JSON bytes (what ``spakg assess`` writes)."""
     k = a.knowledge
     renderer = _Renderer(a)
-    parts = [b'{"patientId":', _j(a.patient_id), b',"ontologyVersion":', _j(k.version), b',"ontologyHash":',
-             _j(k.content_hash), b',"disclaimer":', _j(k.disclaimer), b',"note":', _j(CLASSIFICATION_NOTE),
-             b',"inferences":[']
-    for n, rule in enumerate(k.rules.order):
-        if n:
-            parts.append(b",")
-        parts += renderer.inference(rule)
+    parts = [b'{"patientId":', _j(a.patient_id), _header(k)]
+    parts += _inferences_renderer(k.rules.order)(renderer)
     parts.append(b"]")
     book = k.scores  # a score nothing was measured for says only "0 to 10": left out (and not worked out)
     if a.facts.measurements and any(book.started(d, a.facts) for d in book.definitions):

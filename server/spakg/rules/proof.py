@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .items import Group, Item, Step
+from .items import Group, Item, Rule, Step
 
 
 class Proof:
@@ -15,6 +15,10 @@ class Proof:
 
     def status(self, item: Item) -> int:
         return self._statuses[item.slot]
+
+    def rule_statuses(self, rules: list[Rule]) -> tuple[int, ...]:
+        statuses = self._statuses
+        return tuple(statuses[r.slot] for r in rules)
 
     def counts(self, group: Group) -> tuple[float, float]:
         return self._counts[2 * group.counts], self._counts[2 * group.counts + 1]
