@@ -524,3 +524,14 @@ def test_a_fractional_weight_decides_answers_one_at_a_time(ontology_copy):
     a = Assessment(k, k.facts.patient(findings))
     assert {q.concept.id: {r.id for r in q.settles} for q in a.next_questions if q.quantity is None} == \
         _naive_next_questions(k, findings)
+
+
+def test_one_rule_entry_is_the_same_as_in_the_whole_assessment(knowledge):
+    """The explorer renders one rule at a time, an assessment all of them at once: two generated writers, one JSON."""
+    from spakg.bench import cohort
+    from spakg.proof import assessment_dict, inference_dict
+
+    for findings in cohort(knowledge, 60, seed=4):
+        a = Assessment(knowledge, knowledge.facts.patient(findings))
+        whole = assessment_dict(a, questions=False)["inferences"]
+        assert [inference_dict(a, r) for r in knowledge.rules.order] == whole

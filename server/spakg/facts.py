@@ -446,11 +446,13 @@ class FactSpace:
     def stated_by(self, facts: PatientFacts, index: int, stated: StatedIndex | None = None) -> list[StatedFinding]:
         """The patient's own findings that made class ``index`` present or absent: directly, through the hierarchy
         or disjointness, or (when only several together entail it) the fewest that do."""
-        state = facts.status_of(1 << index)
-        if state is None:
+        if facts.present >> index & 1:
+            target = 2 * index
+        elif facts.absent >> index & 1:
+            target = 2 * index + 1
+        else:
             return []
         stated = stated or self.stated_index(facts)
-        target = 2 * index + (0 if state else 1)
         by_present, by_absent = self._implied_by[target]
         hits_present, hits_absent = stated.present & by_present, stated.absent & by_absent
         if hits_present or hits_absent:

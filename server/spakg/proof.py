@@ -137,38 +137,18 @@ class _Renderer:
         return out
 
     def _finding(self, item: FindingItem) -> bytes:
-        state = b"present" if self.facts.present & item.bit else b"absent"
         out = self.known.get(item.index)
         if out is None:
+            state = b'present","statedBy":[' if self.facts.present & item.bit else b'absent","statedBy":['
             stated = self.space.stated_by(self.facts, item.index, self.a.stated_index)
-            out = self.known[item.index] = (state + b'","statedBy":[' +
-                                            b",".join([_stated(f.concept.id, f.present) for f in stated]) + b"]")
+            out = self.known[item.index] = b"".join((state, b",".join([_stated(f[0].id, f[1]) for f in stated]), b"]"))
         if item.comparisons:
             out += b',"values":' + _j(values_dict(self.a.quantity_values(item)))
         return out + b"}}"
 
     def inference(self, rule: Rule) -> list[bytes]:
-        """A rule's entry, as parts to be joined once with everything else (each join copies what it joins)."""
-        statuses, counts = self.statuses, self.counts
-        head, threshold, total, tail = _rule_templates(rule)
-        n = 2 * rule.counts
-        return [head, _STATUS[statuses[rule.slot]], b'","summary":', summary_entry(rule, self.a.proof)[1],
-                threshold, _num(counts[n]), b',"possible":', _num(counts[n + 1]), total,
-                *_list_renderer(rule, "requires")(self), b',"items":', *_list_renderer(rule, "items")(self), tail]
-
-
-def _list_renderer(group: Group, which: str) -> Callable[[_Renderer], list[bytes]]:
-    """A function writing one of a rule's lists (``items`` or ``requires``) as the parts of a JSON list, generated
-    once per ontology (see ``_list_code``)."""
-    key = f"_json_list_{which}"
-    found = group.__dict__.get(key)
-    if found is None:
-        namespace: dict[str, object] = {"ST": _STATUS}
-        parts = _list_code(getattr(group, which), namespace, "")
-        found = group.__dict__[key] = _compile(
-            f"def render(R):\n    S, K, M, item = R.statuses, R.known_mask, R.memo, R.item\n"
-            f"    return [{', '.join(parts)}]\n", namespace, f"{group.slot} {which}")
-    return found  # type: ignore[return-value]
+        """A rule's entry, as parts to be joined (``inference_dict``; a whole assessment uses all rules' at once)."""
+        return _rule_renderer(rule)(self)
 
 
 def _group_renderer(group: Group) -> Callable[[_Renderer], bytes]:
@@ -179,12 +159,12 @@ def _group_renderer(group: Group) -> Callable[[_Renderer], bytes]:
     if found is not None:
         return found
     head, tail = _templates(group)
-    namespace: dict[str, object] = {"ST": _STATUS, "NUM": _num, "HEAD": head, "TAIL": tail, "BLANK": [None]}
+    namespace: dict[str, object] = {"NUM": _num, "HS": tuple(head + s + tail for s in _STATUS), "BLANK": [None]}
     n = 2 * group.counts
-    parts = ["HEAD", f"ST[S[{group.slot}]]", "TAIL", f"NUM(C[{n}])", "b',\"possible\":'", f"NUM(C[{n + 1}])",
-             "b',\"items\":'", *_list_code(group.items, namespace, "i")]
+    parts = [f"HS[S[{group.slot}]]", f"NUM(C[{n}])", "b',\"possible\":'", f"NUM(C[{n + 1}])",
+             *_list_code(group.items, namespace, "i", b',"items":[')]
     if group.requires:
-        parts += ["b',\"requires\":'", *_list_code(group.requires, namespace, "r")]
+        parts += _list_code(group.requires, namespace, "r", b',"requires":[')
     parts.append("b'}'")
     bits = _blank_bits(group)
     blank = f"not K & {bits}" if bits is not None else "False"
@@ -205,52 +185,75 @@ _INFERENCES: dict[int, tuple[list[Rule], Callable[[_Renderer], list[bytes]]]] = 
 
 
 def _inferences_renderer(rules: list[Rule]) -> Callable[[_Renderer], list[bytes]]:
-    """Every rule's entry (``_Renderer.inference``, comma-separated) as one function generated per rule book."""
+    """Every rule's entry (comma-separated) as the parts of one list, written by one function generated per rule book
+    (fewer parts, fewer calls: the whole assessment is joined once)."""
     found = _INFERENCES.get(id(rules))
     if found is not None and found[0] is rules:
         return found[1]
-    namespace: dict[str, object] = {"ST": _STATUS, "NUM": _num, "SUMMARY": summary_entry}
-    parts: list[str] = []
-    for n, rule in enumerate(rules):
-        head, threshold, total, tail = _rule_templates(rule)
-        namespace.update({f"R{n}": rule, f"H{n}": head, f"TH{n}": threshold, f"TO{n}": total, f"TA{n}": tail,
-                          f"Q{n}": _list_renderer(rule, "requires"), f"I{n}": _list_renderer(rule, "items")})
-        c = 2 * rule.counts
-        parts += ['b","'] * bool(n) + [
-            f"H{n}", f"ST[S[{rule.slot}]]", "b'\",\"summary\":'", f"SUMMARY(R{n}, P)[1]", f"TH{n}", f"NUM(C[{c}])",
-            "b',\"possible\":'", f"NUM(C[{c + 1}])", f"TO{n}", f"*Q{n}(R)", "b',\"items\":'", f"*I{n}(R)", f"TA{n}"]
-    render = _compile(f"def render(R):\n    S, C, P = R.statuses, R.counts, R.a.proof\n"
-                      f"    return [{', '.join(parts)}]\n", namespace, "inferences")
+    namespace: dict[str, object] = {"NUM": _num, "SUMMARY": summary_entry}
+    parts = [part for n, rule in enumerate(rules) for part in _inference_code(rule, n, namespace)]
+    render = _compile_parts(parts, namespace, "inferences")
     if len(_INFERENCES) > 16:  # reloaded ontologies age out
         _INFERENCES.clear()
     _INFERENCES[id(rules)] = (rules, render)
     return render
 
 
-def _list_code(children: list[Item], namespace: dict[str, object], prefix: str) -> list[str]:
-    """Expressions for the parts of a JSON list of items: a finding nobody stated is its fixed bytes, a conclusion its
-    two statuses between fixed bytes, a group its entry (from the memo, else its own generated renderer), the rest
-    through ``_Renderer.item``. The same entries ``_Renderer.item`` writes (a test holds the JSON to the proof's
-    steps); only the calls are saved. Names in the code are slot numbers; every constant is passed in, so no
-    ontology text becomes code."""
-    parts: list[str] = ['b"["']
+def _rule_renderer(rule: Rule) -> Callable[[_Renderer], list[bytes]]:
+    """One rule's entry, the same way (``inference_dict``)."""
+    found = rule.__dict__.get("_json_inference")
+    if found is None:
+        namespace: dict[str, object] = {"NUM": _num, "SUMMARY": summary_entry}
+        found = rule.__dict__["_json_inference"] = _compile_parts(_inference_code(rule, 0, namespace), namespace,
+                                                                  f"rule {rule.slot}")
+    return found  # type: ignore[return-value]
+
+
+def _inference_code(rule: Rule, n: int, namespace: dict[str, object]) -> list[str]:
+    """Expressions for the parts of a rule's entry, the n-th of a list (comma-led after the first)."""
+    head, threshold, total, tail = _rule_templates(rule)
+    lead = b"," if n else b""
+    namespace.update({f"R{n}": rule, f"TH{n}": threshold, f"TA{n}": tail,
+                      f"HS{n}": tuple(lead + head + s + b'","summary":' for s in _STATUS)})
+    c = 2 * rule.counts
+    return [f"HS{n}[S[{rule.slot}]]", f"SUMMARY(R{n}, P)[1]", f"TH{n}", f"NUM(C[{c}])", "b',\"possible\":'",
+            f"NUM(C[{c + 1}])", *_list_code(rule.requires, namespace, f"q{n}_", total + b"["),
+            *_list_code(rule.items, namespace, f"i{n}_", b',"items":['), f"TA{n}"]
+
+
+def _compile_parts(parts: list[str], namespace: dict[str, object], name: str) -> Callable[[_Renderer], list[bytes]]:
+    return _compile(f"def render(R):\n    S, C, K, M, item, P = R.statuses, R.counts, R.known_mask, R.memo, R.item, "
+                    f"R.a.proof\n    return [{', '.join(parts)}]\n", namespace, name)
+
+
+def _list_code(children: list[Item], namespace: dict[str, object], prefix: str, opening: bytes) -> list[str]:
+    """Expressions for the parts of a JSON list of items (``opening`` and the "[" included): a finding nobody stated
+    is its fixed bytes, a conclusion one of its nine possible entries, a group its entry (from the memo, else its own
+    generated renderer), the rest through ``_Renderer.item``; the bytes before each child (the opening, a comma) are
+    folded into its fixed bytes where it has some. The same entries ``_Renderer.item`` writes (a test holds the JSON
+    to the proof's steps); only calls and parts are saved. Names in the code are slot numbers; every constant is
+    passed in, so no ontology text becomes code."""
+    if not children:
+        namespace[f"E{prefix}"] = opening + b"]"
+        return [f"E{prefix}"]
+    parts: list[str] = []
     for n, child in enumerate(children):
         name = f"{prefix}{n}"
-        if n:
-            parts.append('b","')
-        namespace[f"I{name}"] = child
+        lead = opening if n == 0 else b","
+        namespace[f"I{name}"], namespace[f"L{name}"] = child, lead
         if isinstance(child, FindingItem):
-            namespace[f"U{name}"] = _unknown_finding(child)
-            parts.append(f"(U{name} if not K & {child.bit} else item(I{name}))")
+            namespace[f"U{name}"] = lead + _unknown_finding(child)
+            parts.append(f"(U{name} if not K & {child.bit} else L{name} + item(I{name}))")
         elif isinstance(child, ConclusionItem):
             head, tail = _templates(child)
-            namespace[f"H{name}"], namespace[f"T{name}"] = head, tail
-            parts += [f"H{name}", f"ST[S[{child.slot}]]", f"T{name}", f"ST[S[{child.rule.slot}]]", "b'\"}'"]  # type: ignore[union-attr]
+            namespace[f"C{name}"] = tuple(lead + head + own + tail + source + b'"}'
+                                          for own in _STATUS for source in _STATUS)
+            parts.append(f"C{name}[S[{child.slot}] * 3 + S[{child.rule.slot}]]")  # type: ignore[union-attr]
         elif isinstance(child, Group):
             namespace[f"G{name}"] = _group_renderer(child)
-            parts.append(f"(M.get({child.slot}) or G{name}(R))")
+            parts += [f"L{name}", f"(M.get({child.slot}) or G{name}(R))"]
         else:
-            parts.append(f"item(I{name})")
+            parts += [f"L{name}", f"item(I{name})"]
     parts.append('b"]"')
     return parts
 
