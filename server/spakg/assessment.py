@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from operator import itemgetter
@@ -15,7 +16,7 @@ from .facts import PatientFacts
 from .formulas import Formula, Term
 from .knowledge import Knowledge
 from .logic import Inconsistent
-from .rules import MET, NOT_MET, UNDETERMINED, Comparison, ConclusionItem, FindingItem, Proof, QuantityItem, Rule, Step
+from .rules import MET, NOT_MET, UNDETERMINED, Comparison, FindingItem, Proof, QuantityItem, Rule, Step
 from .scores import ScoreValue
 
 if TYPE_CHECKING:
@@ -45,6 +46,9 @@ class Question:
     concept: Concept | None        # a finding to ask about (None for a measurement of the patient)
     quantity: str | None           # a missing number: on the finding, or (concept None) about the patient
     settles: tuple[Rule, ...]
+
+
+_NO_ANSWERS: tuple = ()  # a finding's answers are present and absent: it lists none
 
 
 class Assessment:
@@ -119,7 +123,7 @@ class Assessment:
             return []
         order = rules.order
         space = self.knowledge.facts
-        candidates = self._candidates([order[i] for i in undetermined])
+        candidates = self._candidates(undetermined)
         settles = self._settle_all(candidates, undetermined)
         settled: dict[int, tuple[Rule, ...]] = {}  # many questions settle the same rules
         for mask in settles.values():
@@ -135,7 +139,7 @@ class Assessment:
                                       q.quantity or ""))
         return questions
 
-    def _candidates(self, undetermined: list[Rule]) -> dict[tuple[int | None, str | None], list]:
+    def _candidates(self, undetermined_positions: list[int]) -> dict[tuple[int | None, str | None], Sequence]:
         """The questions worth trying: the unknown findings the undetermined rules name (and numbers they miss).
 
         An answer can only settle a rule through an undetermined item: a settled item whose status more facts
@@ -145,21 +149,20 @@ class Assessment:
         facts = self.facts
         space = self.knowledge.facts
         statuses = self.proof._statuses
+        undetermined = [self.knowledge.rules.order[i] for i in undetermined_positions]
         live = 0
         numbers: dict[tuple[int | None, str | None], list] = {}
         walks = self.knowledge.rules.compiled.walks
         seen: set[int] = set()
-        stack: list = list(undetermined)
+        stack: list[int] = [rule.slot for rule in undetermined]
         while stack:
-            item = stack.pop()
-            if item.slot in seen:
+            slot = stack.pop()
+            if slot in seen:
                 continue
-            seen.add(item.slot)
-            if isinstance(item, ConclusionItem):
-                item = item.rule
-            if statuses[item.slot] != UNDETERMINED and item.monotone:
+            seen.add(slot)
+            monotone, bits, with_numbers, below = walks[slot]
+            if monotone and statuses[slot] != UNDETERMINED:
                 continue
-            bits, with_numbers, below = walks[item.slot]
             live |= bits
             for n in with_numbers:
                 if statuses[n.slot] != UNDETERMINED and n.monotone:
@@ -183,15 +186,22 @@ class Assessment:
                                             self._score_answers(formula, term, c))
             stack.extend(below)
         influence = self.knowledge.facts.influence
+        named_by = self.knowledge.rules.compiled.named
         named = 0
-        for rule in undetermined:
-            named |= rule.named_bits
-        candidates: dict[tuple[int | None, str | None], list] = {
-            (i, None): [] for i in _bits(named & ~(facts.present | facts.absent)) if influence[i] & live}
+        for position in undetermined_positions:
+            named |= named_by[position]
+        candidates: dict[tuple[int | None, str | None], Sequence] = {}
+        unknown = named & ~(facts.present | facts.absent)
+        while unknown:
+            low = unknown & -unknown
+            i = low.bit_length() - 1
+            if influence[i] & live:
+                candidates[(i, None)] = _NO_ANSWERS
+            unknown ^= low
         candidates.update(numbers)
         return candidates
 
-    def _settle_all(self, candidates: dict[tuple[int | None, str | None], list], undetermined: list[int]
+    def _settle_all(self, candidates: dict[tuple[int | None, str | None], Sequence], undetermined: list[int]
                     ) -> dict[tuple[int | None, str | None], int]:
         """For each candidate, the undetermined rules (as bits over positions) that some answer decides.
 
@@ -240,7 +250,7 @@ class Assessment:
                     trials.append((p, a, values, (p ^ present) | (a ^ absent), frozenset()))
             else:
                 trials = []
-                for slots, value in answers:
+                for slots, value in dict.fromkeys(answers):  # criteria share cut-offs: each answer once
                     trial_values = dict(values)
                     for slot in slots:
                         trial_values[slot] = (value, value)
@@ -253,7 +263,7 @@ class Assessment:
                 plan = []
                 reachable = 0
                 for i in touched:
-                    if reads_atoms[i] & changed_atoms or reads_slots[i] & changed_slots:
+                    if reads_atoms[i] & changed_atoms or not reads_slots[i].isdisjoint(changed_slots):
                         plan.append(i)
                         reachable |= bit_of[i]
                 if not reachable & und_mask & ~settled:
@@ -261,7 +271,8 @@ class Assessment:
                 statuses = list(base)
                 moved = 0
                 for i in plan:
-                    if own_atoms[i] & changed_atoms or own_slots[i] & changed_slots or depends_mask[i] & moved:
+                    if own_atoms[i] & changed_atoms or not own_slots[i].isdisjoint(changed_slots) or \
+                            depends_mask[i] & moved:
                         status = per_rule[i](p, a, trial_values, statuses)
                         if status != statuses[i]:
                             statuses[i] = status

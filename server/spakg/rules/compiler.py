@@ -52,7 +52,10 @@ class Compiled:
     own_atoms: list[int]               # fact bits its own items read (not through other rules)
     own_slots: list[frozenset[int]]
     depends_mask: list[int]            # the rules it reads directly, as bits over positions
-    walks: dict[int, tuple]            # a group's ``walk``, by its slot (looked up per patient by next questions)
+    # per group, by slot (next questions walk them per patient): whether it is monotone, the bits of its finding
+    # items, its items with numbers, and the slots of the groups below it (a conclusion's: its rule's)
+    walks: dict[int, tuple[bool, int, tuple[Item, ...], tuple[int, ...]]]
+    named: list[int]                   # per rule position: the bits of every finding its tree names
 
 
 def compile_rules(rules: list[Rule]) -> Compiled:
@@ -90,7 +93,13 @@ def compile_rules(rules: list[Rule]) -> Compiled:
     return Compiled(order, groups, namespace["outcomes"], namespace["vector"], outcomes_source, vector_source,
                     namespace.get("lanes"), lanes_source, [namespace[f"rule_{n}"] for n in range(len(rules))],
                     reads_atoms, reads_slots, depends, own_atoms, own_slots, [_or(1 << d for d in ds) for ds in depends],
-                    {g.slot: g.walk for g in groups})
+                    {g.slot: _walk(g) for g in groups}, [rule.named_bits for rule in rules])
+
+
+def _walk(group: Group) -> tuple[bool, int, tuple[Item, ...], tuple[int, ...]]:
+    bits, numbers, below = group.walk
+    return (group.monotone, bits, numbers,
+            tuple(i.rule.slot if isinstance(i, ConclusionItem) else i.slot for i in below))  # type: ignore[union-attr]
 
 
 def _or(bits) -> int:
