@@ -68,9 +68,10 @@ def compile_rules(rules: list[Rule]) -> Compiled:
         group.counts = n
     needed = _needed(rules)
     outcomes_source = _function("outcomes", [i for i in order if i in needed], ", ".join(r.var for r in rules),
-                                shared=True)
+                                counts=False)
     vector_source = _function("vector", order, f"({', '.join(i.var for i in order)},), "
-                                               f"({', '.join(f'm{g.slot}, p{g.slot}' for g in groups)},)")
+                                               f"({', '.join(f'm{g.slot}, p{g.slot}' for g in groups)},)",
+                                counts=True)
     lanes_source = _lanes_function([i for i in order if i in needed], rules)
     position = {id(r): n for n, r in enumerate(rules)}
     per_rule_sources = [_rule_function(n, rule, order, position) for n, rule in enumerate(rules)]
@@ -182,17 +183,19 @@ _NAME = re.compile(r"\b[vmp]\d+\b")
 _COPY = re.compile(r"(v\d+) = (v\d+)")
 
 
-def _function(name: str, items: list[Item], returned: str, shared: bool = False) -> str:
-    """``name(P, A, Q)``: every item's lines in order. With ``shared``, an item that computes exactly what an earlier
-    one did (criteria reuse the same finding with the same cut-off: onset before 45, pain for 3 months) is not
-    computed again: later lines read the earlier item's variable (common subexpressions, found on the code itself)."""
+def _function(name: str, items: list[Item], returned: str, counts: bool) -> str:
+    """``name(P, A, Q)``: every item's lines in order (with ``counts``, groups' counts as well as statuses). An item
+    that computes exactly what an earlier one did (criteria reuse the same finding with the same cut-off: onset
+    before 45, pain for 3 months) is not computed again: later lines, and the result, read the earlier item's variable
+    (common subexpressions, found on the code itself)."""
     code = Code()
     code.lines.append(f"def {name}(P, A, Q):")
     code.line("get = Q.get")
     alias: dict[str, str] = {}
     seen: dict[str, str] = {}
+    shared = True
     for item in items:
-        own = Code(counts=not shared)
+        own = Code(counts=counts)
         item.emit(own)
         text = _NAME.sub(lambda m: alias.get(m.group(), m.group()), "\n".join(own.lines))
         if shared:
