@@ -25,6 +25,7 @@ from graphql import (
     DocumentNode,
     ExecutionResult,
     FieldNode,
+    GraphQLEnumType,
     GraphQLError,
     GraphQLList,
     GraphQLNonNull,
@@ -149,7 +150,7 @@ class CompiledQuery:
 
     def _completer(self, type_: Any, nodes: list[FieldNode], parent: GraphQLObjectType, name: str) -> Completer:
         if isinstance(type_, GraphQLNonNull) and is_leaf_type(type_.of_type):
-            serialize = type_.of_type.serialize
+            serialize = _serializer(type_.of_type)
             message = f"Cannot return null for non-nullable field {parent.name}.{name}."
 
             def complete_non_null_leaf(value: Any, request: _Request, path: tuple) -> Any:
@@ -179,13 +180,13 @@ class CompiledQuery:
             def complete_list(value: Any, request: _Request, path: tuple) -> Any:
                 if value is None:
                     return None
-                if not is_iterable(value):
+                if type(value) is not list and type(value) is not tuple and not is_iterable(value):
                     raise GraphQLError(message)
                 return [item(v, request, (path, i)) for i, v in enumerate(value)]
 
             return complete_list
         if is_leaf_type(type_):
-            serialize = type_.serialize
+            serialize = _serializer(type_)
 
             def complete_leaf(value: Any, request: _Request, path: tuple) -> Any:
                 if value is None:
@@ -217,6 +218,30 @@ class CompiledQuery:
                 return _failed(raw, request, nodes, path, nullable)
 
         return run
+
+
+def _serializer(type_: Any) -> Callable[[Any], Any]:
+    """A leaf type's ``serialize``; an enum's remembered by value (a status is serialised a hundred times an answer,
+    always to one of three names, and graphene's enum serialisation is slow)."""
+    serialize = type_.serialize
+    if not isinstance(type_, GraphQLEnumType):
+        return serialize
+    known: dict[tuple[type, Any], Any] = {}  # keyed by type too: 1 and True are one dict key, not one enum value
+
+    def serialize_enum(value: Any) -> Any:
+        key = (type(value), value)
+        try:
+            return known[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value is serialised every time
+            return serialize(value)
+        serialized = serialize(value)
+        if serialized is not Undefined and serialized is not None and len(known) < 1024:
+            known[key] = serialized
+        return serialized
+
+    return serialize_enum
 
 
 def compile_query(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> CompiledQuery | None:

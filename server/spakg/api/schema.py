@@ -280,6 +280,8 @@ class ItemResult(graphene.ObjectType):
         a, step = r
         if not isinstance(step.item, FindingItem):
             return None
+        if not (a.facts.present | a.facts.absent) & step.item.bit and not a.quantity_values(step.item):
+            return _unknown_use(step.item)  # most findings of most patients: the same answer for everyone
         use = a.fact_use(step.item)
         return FindingUse(
             concept=step.item.concept,
@@ -305,6 +307,15 @@ class ItemResult(graphene.ObjectType):
         a, step = r
         return (a, step.conclusion) if step.conclusion is not None else None
 
+
+
+def _unknown_use(item: FindingItem) -> FindingUse:
+    """A finding nobody stated, with no number known: kept on the item (an answer is never changed once built)."""
+    found = item.__dict__.get("_graphql_unknown_use")
+    if found is None:
+        found = item.__dict__["_graphql_unknown_use"] = FindingUse(
+            concept=item.concept, state="UNKNOWN", stated_by=[], values=[], unknown_counts_as_met=item.accept_unknown)
+    return found
 
 class Explanation(graphene.ObjectType):
     summary = graphene.String(required=True)
