@@ -264,3 +264,16 @@ def test_rows_the_columns_cannot_vouch_for_say_what_the_record_path_says(knowled
     assert all(e.startswith(("[INVALID_VALUE]", "[INVALID_FACTS]", "[CONTRADICTORY_FACTS]")) for e in errors.values())
     assert all(columns[r.id][i] is None for i, record in enumerate(records) if record in bad for r in knowledge.rules.order)
     assert by_row(knowledge, columns)[0] == one_by_one(knowledge, records[:1])[0]
+
+
+def test_world_patients_state_any_number_of_findings_without_a_contradiction(knowledge):
+    """The findings-per-patient curve of `spakg bench --cohort` needs patients with up to every observable class."""
+    from spakg.synth import world_patient
+
+    rng = random.Random(3)
+    everything = len(knowledge.facts.observable)
+    for n in (0, 1, 10, everything, everything + 5):
+        for _ in range(20):
+            findings = world_patient(knowledge, rng, n)
+            assert len(findings) == min(n, everything) == len({f["concept"] for f in findings})
+            knowledge.facts.patient(findings)  # never ContradictoryFacts

@@ -298,13 +298,14 @@ __all__ = ["bench_hermit", "bench_owlrl", "bench_reasonable", "bench_reasoner", 
 
 def bench_screen(k: Knowledge, sizes=(1_000, 10_000, 100_000, 1_000_000), workers: int = 2) -> None:
     """The cost of `spakg screen` against cohort size (synthetic clinic patients, Parquet), and against findings per
-    patient (random patients with 2 to 26 findings, 20,000 each, the batch function on one core): printed."""
+    patient (2 to every observable class, drawn from random consistent worlds, 20,000 each; the column screener on
+    one core and the one-patient path beside it): printed."""
     import tempfile
 
     from .cohort import Layout, table_from_records
     from .columns import ColumnScreener
     from .screen import screen
-    from .synth import write_cohort
+    from .synth import world_patient, write_cohort
 
     layout = Layout.of(k)
     with tempfile.TemporaryDirectory() as tmp:
@@ -315,11 +316,20 @@ def bench_screen(k: Knowledge, sizes=(1_000, 10_000, 100_000, 1_000_000), worker
             run = screen(source, Path(tmp) / f"out{n}", workers=workers)
             print(f"  {n:>9,} clinic patients: {run.seconds:6.1f} s, {n / run.seconds:9,.0f} patients/s")
         rng = random.Random(9)
-        print("the batch function on one core (no cluster), 20,000 random patients each, against findings per patient:")
+        everything = len(k.facts.observable)
+        print(f"on one core (no cluster), 20,000 patients each, against findings per patient (up to all {everything} "
+              "observable classes, each at most once):")
         screener = ColumnScreener(k, layout)
-        for fewest, most in ((2, 2), (10, 10), (18, 18), (26, 26)):  # more than ~26 random findings always clash
-            records = [{"findings": random_patient(k, rng, fewest, most)} for _ in range(20_000)]
-            frame = table_from_records(layout, records).to_pandas()
+        facts, decide = k.facts.patient, k.rules.decide
+        for n in (2, 10, 25, everything):
+            patients = [world_patient(k, rng, n) for _ in range(20_000)]
+            frame = table_from_records(layout, [{"findings": p} for p in patients]).to_pandas()
             started = time.perf_counter()
             screener.screen(frame)
-            print(f"  {most:3d} findings per patient: {20_000 / (time.perf_counter() - started):9,.0f} patients/s")
+            columns = 20_000 / (time.perf_counter() - started)
+            started = time.perf_counter()
+            for p in patients:
+                decide(facts(p))
+            one = 20_000 / (time.perf_counter() - started)
+            print(f"  {n:3d} findings: the column screener {columns:9,.0f} patients/s; one patient at a time "
+                  f"{one:9,.0f}/s")

@@ -8,6 +8,7 @@ from typing import BinaryIO
 
 from .errors import SpakgError
 from .knowledge import Knowledge
+from .logic import Inconsistent
 
 
 def random_facts(k: Knowledge, rng: random.Random, fewest: int = 3, most: int = 26,
@@ -43,6 +44,30 @@ def random_patient(k: Knowledge, rng: random.Random, fewest: int = 3, most: int 
         except SpakgError:  # a draw that contradicts itself: draw again
             continue
         return findings
+
+
+def world_patient(k: Knowledge, rng: random.Random, n: int) -> list[dict]:
+    """n findings (at most one per observable class) as they hold in one random consistent world: each class in a
+    random order is present or absent with even odds unless what is already chosen decides it. Any number of
+    findings up to every observable class, never a contradiction (where uniform draws of more than ~26 always clash)."""
+    closure = k.facts.closure
+    observable = k.facts.observable
+    p, a = closure.base
+    states: dict[str, bool] = {}
+    for i in rng.sample(range(len(observable)), len(observable)):
+        if p >> i & 1 or a >> i & 1:
+            states[observable[i].id] = bool(p >> i & 1)
+            continue
+        literal = 2 * i + (0 if rng.random() < 0.5 else 1)
+        for choice in (literal, literal ^ 1):  # the other answer when the first is ruled out by cases
+            try:
+                p, a = closure.extend(p, a, *closure.lit[choice])
+            except Inconsistent:
+                continue
+            states[observable[i].id] = not choice & 1
+            break
+    chosen = rng.sample(sorted(states), min(n, len(states)))
+    return [{"concept": c, "present": states[c]} for c in chosen]
 
 
 # A clinic's mix: how often each finding is asked about (known) and, when known, present. Curators' guesses for a
