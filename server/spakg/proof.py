@@ -6,6 +6,10 @@ label, kind, finding, comparisons, notes; a rule's sources) is encoded once per 
 and the facts that decided each finding are the patient's own. An item that appears in several places (an SpA
 feature) is rendered once per patient. A conclusion item refers to the rule whose outcome it takes by id (that
 rule's own explanation is in the same list), so nothing is copied. ``assessment_dict`` is the same JSON, parsed.
+
+The writers of each group and of the list of inferences are Python generated once per ontology, like the rules'
+decisions (``rules.compiler``): each is one list of parts — fixed bytes, one of an item's few possible entries, a
+call for what depends on the facts — and a whole assessment is joined once, at the end.
 """
 
 from __future__ import annotations
@@ -112,7 +116,6 @@ class _Renderer:
         self.known_mask = a.facts.present | a.facts.absent
         self.memo: dict[int, bytes] = {}
         self.known: dict[int, bytes] = {}  # a class's state and the facts that gave it, by class index
-
 
     # Each entry is one join of its parts: chained ``+`` would copy a group's children once per part.
     def item(self, item: Item) -> bytes:
