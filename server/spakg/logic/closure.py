@@ -261,16 +261,7 @@ class Closure:
         a |= ba
         if p & a:
             raise Inconsistent
-        for m, base_p, base_a, consequences in self._finish:
-            kp, ka = p & m, a & m
-            if kp == base_p and ka == base_a:
-                continue
-            extra = consequences((kp, ka))
-            if extra is None:
-                raise Inconsistent
-            p |= extra[0]
-            a |= extra[1]
-        return p, a
+        return _by_cases(p, a, self._finish)
 
     def extend(self, p: int, a: int, lp: int, la: int) -> tuple[int, int]:
         """``finish`` for closed facts (p, a) and one more literal's consequences (lp, la): only the components the
@@ -280,18 +271,7 @@ class Closure:
         if p & a:
             raise Inconsistent
         touched = lp | la
-        for m, base_p, base_a, consequences in self._finish:
-            if not m & touched:
-                continue
-            kp, ka = p & m, a & m
-            if kp == base_p and ka == base_a:
-                continue
-            extra = consequences((kp, ka))
-            if extra is None:
-                raise Inconsistent
-            p |= extra[0]
-            a |= extra[1]
-        return p, a
+        return _by_cases(p, a, [c for c in self._finish if c[0] & touched])
 
     def close(self, literals: list[int]) -> tuple[int, int]:
         p = a = 0
@@ -314,6 +294,20 @@ class Closure:
 
     def literal_name(self, lit: int) -> str:
         return ("not " if lit & 1 else "") + self.name(lit >> 1)
+
+
+def _by_cases(p: int, a: int, components: list[tuple]) -> tuple[int, int]:
+    """What the components' definitions add to (p, a), each from its own part of the facts; raises Inconsistent."""
+    for m, base_p, base_a, consequences in components:
+        kp, ka = p & m, a & m
+        if kp == base_p and ka == base_a:
+            continue
+        extra = consequences((kp, ka))
+        if extra is None:
+            raise Inconsistent
+        p |= extra[0]
+        a |= extra[1]
+    return p, a
 
 
 def _eliminate(clauses: list[list[int]], kept: int) -> list[list[int]]:
