@@ -140,3 +140,65 @@ def test_labels_from_the_ontology_are_escaped(ontology_copy):
         for path in ("/concepts/Uveitis", "/?q=uveitis", "/concepts/AnteriorUveitis", "/assess"):
             page = get(base, path).text
             assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page, path
+
+
+def test_cohort_reports_written_by_spakg_screen_are_shown_in_the_explorer(tmp_path, knowledge):
+    """A clinic's path: synthesise (or export) a cohort, screen it with a JSON report into a directory, serve that
+    directory; the explorer lists the report and shows each rule's counts — the report's own numbers — with the
+    disclaimer, a chart and no script. A broken file says why; no name leads out of the directory."""
+    import json
+    import subprocess
+    import sys
+
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    cohort = tmp_path / "clinic.parquet"
+    spakg = [sys.executable, "-m", "spakg.cli"]
+    subprocess.run([*spakg, "synth", "--n", "300", "--out", str(cohort)], check=True, capture_output=True)
+    subprocess.run([*spakg, "screen", str(cohort), "--out", str(tmp_path / "results"), "--workers", "1",
+                    "--report-json", str(reports / "clinic-2026-11.json")], check=True, capture_output=True)
+    (reports / "broken.json").write_text('{"patients": -1}', encoding="utf-8")
+    (tmp_path / "secret.json").write_text("{}", encoding="utf-8")
+    written = json.loads((reports / "clinic-2026-11.json").read_text(encoding="utf-8"))
+    assert written["patients"] == 300 and written["source"] == "clinic.parquet" and written["created"]
+
+    with running_server("--log-level", "warning", "--reports", str(reports)) as base:
+        listing = get(base, "/cohorts")
+        assert listing.status_code == 200 and 'href="/cohorts"' in get(base, "/").text  # in the menu
+        assert "clinic-2026-11.json" in listing.text and "300" in listing.text and "cannot be read" in listing.text
+        page = get(base, "/cohorts/clinic-2026-11.json")
+        assert page.status_code == 200 and "<script" not in page.text and "<svg" in page.text
+        assert knowledge.disclaimer.split(".")[0] in page.text
+        for rule in written["rules"]:
+            assert f'href="/rules/{rule["id"]}"' in page.text
+            cells = [f"{rule[s]:,} ({rule[s + '_percent']:.1f}%)" for s in ("MET", "NOT_MET", "UNDETERMINED")]
+            assert all(cell in page.text for cell in cells), rule["id"]
+        for q in written["nextQuestions"]["questions"]:
+            assert f"would settle {q['settles_patients']:,} of them" in page.text
+        broken = get(base, "/cohorts/broken.json")
+        assert broken.status_code == 422 and "&#39;patients&#39; must be a whole number" in broken.text
+        missing = get(base, "/cohorts/clinic-2026-12.json")
+        assert missing.status_code == 404 and "/cohorts/clinic-2026-11.json" in missing.text  # did you mean
+        for sneaky in ("..%2Fsecret.json", "%2E%2E%2Fsecret.json", "..\\secret.json"):
+            assert get(base, "/cohorts/" + sneaky).status_code == 404
+
+    with running_server("--log-level", "warning") as base:  # no --reports: the page says how, the menu has no link
+        page = get(base, "/cohorts")
+        assert page.status_code == 200 and "spakg serve --reports" in page.text
+        assert 'href="/cohorts"' not in get(base, "/").text
+
+
+def test_a_cohort_report_is_refused_for_what_it_gets_wrong():
+    from spakg.cohort_report import CohortReport
+
+    good = {"patients": 10, "unreadable": 1, "rules": [{"id": "R", "label": "r", "MET": 4, "NOT_MET": 5,
+                                                        "UNDETERMINED": 0}],
+            "nextQuestions": {"sampledUndeterminedPatients": 0, "questions": []}}
+    assert CohortReport.from_dict(good).rules[0].counts == {"MET": 4, "NOT_MET": 5, "UNDETERMINED": 0}
+    for bad, says in (([], "JSON object"), ({**good, "patients": "10"}, "'patients'"),
+                      ({**good, "unreadable": 11}, "more than"), ({**good, "rules": [{"id": "R"}]}, "'label'"),
+                      ({**good, "rules": [{**good["rules"][0], "MET": 40}]}, "counts more patients"),
+                      ({**good, "nextQuestions": {"questions": [{"settles_patients": 1}]}}, "nextQuestions"),
+                      ({**good, "seconds": -1}, "'seconds'")):
+        with pytest.raises(ValueError, match=says):
+            CohortReport.from_dict(bad)

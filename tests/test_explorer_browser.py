@@ -24,8 +24,20 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 
 
 @pytest.fixture(scope="module")
-def base():
-    with running_server("--log-level", "warning") as url:
+def base(tmp_path_factory, knowledge):
+    """The server, with a directory holding one cohort report (the shipped rules' names, made-up counts)."""
+    import json
+
+    from spakg.cohort_report import CohortReport, RuleCounts
+
+    reports = tmp_path_factory.mktemp("reports")
+    rules = [RuleCounts(r.id, r.label, {"MET": 40 + 30 * i, "NOT_MET": 300, "UNDETERMINED": 660 - 30 * i})
+             for i, r in enumerate(knowledge.rules.order)]
+    report = CohortReport(1000, 0, rules, [{"ask": "HLA-B27 positive", "settles_patients": 412,
+                                            "rules": ["AsasAxialSpaCriteria", "AsasReferralRecommendation"]}],
+                          sampled=900, seconds=2.5, disclaimer=knowledge.disclaimer, source="clinic.parquet")
+    (reports / "clinic.json").write_text(json.dumps(report.as_dict()), encoding="utf-8")
+    with running_server("--log-level", "warning", "--reports", str(reports)) as url:
         yield url
 
 
@@ -127,7 +139,8 @@ def test_an_educators_walk_through_the_explorer(base, browser, shots, width):
 PAGES = ["/", "/concepts/AnkylosingSpondylitis", "/concepts/Uveitis", "/article",
          "/path?from=Uveitis&to=AxialSpondyloarthritis", "/rules", "/rules/AsasAxialSpaCriteria",
          "/rules/AsasReferralRecommendation", "/assess",
-         "/assess?f.BackPain=yes&q.BackPain.ageAtOnset=25&q.BackPain.durationMonths=24&f.HLAB27Positive=yes&age=27"]
+         "/assess?f.BackPain=yes&q.BackPain.ageAtOnset=25&q.BackPain.durationMonths=24&f.HLAB27Positive=yes&age=27",
+         "/cohorts", "/cohorts/clinic.json"]
 
 
 def test_no_page_scrolls_sideways_on_a_phone(base, browser, shots):
@@ -143,3 +156,26 @@ def test_no_page_scrolls_sideways_on_a_phone(base, browser, shots):
     page.locator("#xref-h").scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "390-xrefs.png"))
     assert wide == {}
+
+
+@pytest.mark.parametrize("width", [390, 1400])
+def test_a_cohort_report_reads_on_a_phone_and_a_desktop(base, browser, shots, width, knowledge):
+    """The chart is drawn (a bar per rule, its three parts in the site's colours) and every label fits its row."""
+    page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("request", lambda r: problems.append(r.url) if urlparse(r.url).netloc != urlparse(base).netloc else None)
+    page.goto(base + "/cohorts")
+    page.get_by_role("link", name="clinic.json").click()
+    chart = page.locator("svg.chart")
+    chart.wait_for()
+    rules = len(knowledge.rules.order)
+    assert chart.locator("rect.bar-met").count() == len(page.locator("table.counts tbody tr").all()) == rules
+    box = chart.bounding_box()
+    assert box is not None and 300 <= box["width"] <= min(width, 40 * 16)
+    assert page.evaluate("getComputedStyle(document.querySelector('rect.bar-met')).fill") == "rgb(26, 107, 47)"
+    widest = page.evaluate("Math.max(...[...document.querySelectorAll('svg.chart text')].map(t => t.getBBox().width))")
+    assert widest <= 400  # the chart's own width: no label runs past it
+    chart.screenshot(path=str(shots / f"{width}-cohort-chart.png"))
+    page.screenshot(path=str(shots / f"{width}-cohort.png"), full_page=True)
+    assert problems == []

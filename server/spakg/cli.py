@@ -31,7 +31,8 @@ def cmd_serve(args) -> int:
     limits = {} if args.sparql_timeout is None else {"sparql_timeout_seconds": args.sparql_timeout}
     options = ServeOptions(str(args.ontology) if args.ontology else None, args.watch, tuple(args.skip),
                            introspection=not args.no_introspection, graphiql=not args.no_graphiql, limits=limits,
-                           cors_origins=tuple(args.cors_origin))
+                           cors_origins=tuple(args.cors_origin),
+                           reports=str(args.reports.resolve()) if args.reports else None)
     return run(options, args.host, args.port, args.log_level, args.workers)
 
 
@@ -219,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                        help="a browser origin allowed to call the service, e.g. a CDS Hooks sandbox (repeatable; "
                             "none by default)")
+    serve.add_argument("--reports", type=Path, default=None, metavar="DIR",
+                       help="a directory of cohort reports (spakg screen --report-json) for the explorer to show at "
+                            "/cohorts")
     serve.add_argument("--sparql-timeout", type=float, default=None, metavar="SECONDS",
                        help="wall-clock limit of one SPARQL query (default 5)")
     serve.set_defaults(func=cmd_serve)

@@ -9,7 +9,7 @@ import itertools
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from html import escape
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from .knowledge import Knowledge
 
 STATUSES = ("MET", "NOT_MET", "UNDETERMINED")
 SAMPLE = 2000
+_COLOURS = {"MET": "#1a6b2f", "NOT_MET": "#9b1c1c", "UNDETERMINED": "#8a6500"}  # AA on white, as the explorer's
 
 
 @dataclass
@@ -39,14 +40,74 @@ class CohortReport:
     sampled: int = 0
     seconds: float | None = None
     disclaimer: str = ""
+    created: str | None = None           # when it was made (ISO 8601, UTC)
+    source: str | None = None            # the cohort's file or directory name (not its path)
+    ontology: str | None = None          # the ontology's version and content hash it was screened with
 
     def as_dict(self) -> dict:
         total = self.patients - self.unreadable
         return {"patients": self.patients, "unreadable": self.unreadable, "seconds": self.seconds,
+                "created": self.created, "source": self.source, "ontology": self.ontology,
                 "rules": [{"id": r.id, "label": r.label, **{s: r.counts.get(s, 0) for s in STATUSES},
                            **{f"{s}_percent": round(r.share(s, total), 2) for s in STATUSES}} for r in self.rules],
                 "nextQuestions": {"sampledUndeterminedPatients": self.sampled, "questions": self.questions},
                 "note": CLASSIFICATION_NOTE, "disclaimer": self.disclaimer}
+
+    @classmethod
+    def from_dict(cls, data: object) -> CohortReport:
+        """A report as ``as_dict`` wrote it (``spakg screen --report-json``); ValueError saying what is wrong."""
+        if not isinstance(data, dict):
+            raise ValueError("a cohort report is a JSON object")
+        patients, unreadable = _count(data, "patients"), _count(data, "unreadable")
+        if unreadable > patients:
+            raise ValueError("'unreadable' is more than 'patients'")
+        rules = data.get("rules")
+        if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
+            raise ValueError("'rules' must be a list of objects")
+        asked = data.get("nextQuestions") or {}
+        questions = asked.get("questions", []) if isinstance(asked, dict) else None
+        if not isinstance(questions, list) or not all(
+                isinstance(q, dict) and isinstance(q.get("ask"), str) and isinstance(q.get("rules", []), list)
+                for q in questions):
+            raise ValueError("'nextQuestions.questions' must be a list of {ask, settles_patients, rules}")
+        seconds = data.get("seconds")
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0):
+            raise ValueError("'seconds' must be a number of seconds")
+        counted = [RuleCounts(_text(r, "id"), _text(r, "label"), {s: _count(r, s) for s in STATUSES}) for r in rules]
+        for r in counted:
+            if sum(r.counts.values()) > patients - unreadable:
+                raise ValueError(f"rule {r.id} counts more patients than the report read")
+        return cls(patients, unreadable, counted,
+                   [{"ask": q["ask"], "settles_patients": _count(q, "settles_patients"),
+                     "rules": [str(x) for x in q.get("rules", [])]} for q in questions],
+                   _count(asked, "sampledUndeterminedPatients") if isinstance(asked, dict) and asked else 0,
+                   seconds, str(data.get("disclaimer") or ""), _optional_text(data, "created"),
+                   _optional_text(data, "source"), _optional_text(data, "ontology"))
+
+    def chart_svg(self) -> str:
+        """Each rule's outcomes as one stacked bar under its name, as inline SVG (escaped; no script): narrow enough
+        for a phone, the bars' colours from the explorer's stylesheet where there is one, else their own."""
+        total = max(1, self.patients - self.unreadable)
+        width, row = 400, 38
+        parts = []
+        for n, r in enumerate(self.rules):
+            y = n * row
+            name = r.label or r.id
+            shown = name if len(name) <= 56 else name[:55].rstrip() + "…"  # SVG text does not wrap; the title has it all
+            parts.append(f'<text x="0" y="{y + 13}" font-size="13">{escape(shown)}<title>{escape(name)}</title></text>')
+            x = 0.0
+            for s in STATUSES:
+                w = width * r.counts.get(s, 0) / total
+                if w > 0:
+                    parts.append(f'<rect class="bar-{s.lower()}" fill="{_COLOURS[s]}" x="{x:.1f}" y="{y + 18}" '
+                                 f'width="{w:.1f}" height="14"><title>{escape(r.label or r.id)}: '
+                                 f'{s.replace("_", " ").lower()} {r.counts.get(s, 0):,} ({r.share(s, total):.1f}%)'
+                                 f'</title></rect>')
+                x += w
+        height = len(self.rules) * row + 4
+        return (f'<svg class="chart" role="img" aria-label="Share of patients met, not met and undetermined for each '
+                f'rule" viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet">'
+                f'{"".join(parts)}</svg>')
 
     def as_text(self) -> str:
         total = self.patients - self.unreadable
@@ -64,27 +125,13 @@ class CohortReport:
 
     def as_html(self) -> str:
         total = max(1, self.patients - self.unreadable)
-        colours = {"MET": "#1a6b2f", "NOT_MET": "#9b1c1c", "UNDETERMINED": "#b38600"}
-        bar_w, row_h = 520, 26
-        bars = []
-        for n, r in enumerate(self.rules):
-            x = 0.0
-            y = n * row_h
-            bars.append(f'<text x="0" y="{y + 17}" font-size="12">{escape(r.id)}</text>')
-            for s in STATUSES:
-                w = bar_w * r.counts.get(s, 0) / total
-                if w > 0:
-                    bars.append(f'<rect x="{260 + x:.1f}" y="{y + 4}" width="{w:.1f}" height="{row_h - 8}" '
-                                f'fill="{colours[s]}"><title>{escape(r.id)}: {s} {r.counts.get(s, 0):,}</title></rect>')
-                x += w
-        height = len(self.rules) * row_h + 10
         rows = "".join(f"<tr><th scope='row'>{escape(r.label)}</th>" + "".join(
             f"<td>{r.counts.get(s, 0):,} ({r.share(s, total):.1f}%)</td>" for s in STATUSES) + "</tr>" for r in self.rules)
         questions = "".join(f"<li>{escape(q['ask'])}: would settle {q['settles_patients']:,} of the "
                             f"{self.sampled:,} sampled undetermined patients ({escape(', '.join(q['rules']))})</li>"
                             for q in self.questions)
         legend = " ".join(f'<span><svg width="12" height="12" aria-hidden="true"><rect width="12" height="12" '
-                          f'fill="{colours[s]}"/></svg> {s.replace("_", " ").lower()}</span>' for s in STATUSES)
+                          f'fill="{_COLOURS[s]}"/></svg> {s.replace("_", " ").lower()}</span>' for s in STATUSES)
         return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Cohort screen · spakg</title>
 <style>body{{font:15px/1.5 system-ui,sans-serif;color:#1b1f24;max-width:62rem;margin:1rem auto;padding:0 1rem}}
@@ -94,12 +141,30 @@ table{{border-collapse:collapse;width:100%}}th,td{{text-align:left;padding:.3rem
 <p>{self.patients:,} patients{f"; {self.unreadable:,} rows could not be read" if self.unreadable else ""}.</p>
 <p class="note"><strong>{escape(CLASSIFICATION_NOTE)}</strong> {escape(self.disclaimer)}</p>
 <h2>Each rule's outcome</h2><p>{legend}</p>
-<svg role="img" aria-label="Share of patients met, not met and undetermined for each rule" width="800" height="{height}"
- viewBox="0 0 800 {height}">{"".join(bars)}</svg>
+<div style="max-width:40rem">{self.chart_svg()}</div>
 <table><thead><tr><th scope="col">Rule</th><th scope="col">Met</th><th scope="col">Not met</th>
 <th scope="col">Undetermined</th></tr></thead><tbody>{rows}</tbody></table>
 <h2>Questions that would settle the most undetermined patients</h2><ol>{questions}</ol>
 </body></html>"""
+
+
+def _count(data: dict, key: str) -> int:
+    value = data.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{key!r} must be a whole number, 0 or more (got {value!r})")
+    return value
+
+
+def _text(data: dict, key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str):
+        raise ValueError(f"each rule needs a text {key!r}")
+    return value
+
+
+def _optional_text(data: dict, key: str) -> str | None:
+    value = data.get(key)
+    return value if isinstance(value, str) else None
 
 
 def build_report(k: Knowledge, results: Path, source: Path | None = None, seconds: float | None = None,
@@ -120,7 +185,10 @@ def build_report(k: Knowledge, results: Path, source: Path | None = None, second
                 if row["values"] is not None:
                     counts[r][row["values"]] += row["counts"]
     rules = [RuleCounts(rule.id, rule.label, dict(counts[rule.id])) for rule in k.rules.order]
-    report = CohortReport(patients, unreadable, rules, seconds=seconds, disclaimer=k.disclaimer)
+    report = CohortReport(patients, unreadable, rules, seconds=seconds, disclaimer=k.disclaimer,
+                          created=datetime.now(UTC).isoformat(timespec="seconds"),
+                          source=source.name if source is not None else None,
+                          ontology=f"{k.version} ({k.content_hash[:12]})")
     if source is not None:
         report.sampled, report.questions = _questions(k, source, as_of=as_of)
     return report

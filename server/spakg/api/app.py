@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
@@ -101,10 +102,12 @@ class BodyLimit:
 
 def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
                holder: KnowledgeHolder | None = None, watch: WatchSettings | None = None,
-               introspection: bool = True, graphiql: bool = True, cors_origins: tuple[str, ...] = ()) -> Starlette:
+               introspection: bool = True, graphiql: bool = True, cors_origins: tuple[str, ...] = (),
+               reports: Path | None = None) -> Starlette:
     """The service. ``introspection`` and ``graphiql`` off for production: the schema is then not served to anyone
     who asks, and a browser gets no query editor. ``cors_origins``: the browser origins allowed to call it (a
-    browser-based CDS Hooks client, a web app); none by default, so no page elsewhere can read its answers."""
+    browser-based CDS Hooks client, a web app); none by default, so no page elsewhere can read its answers.
+    ``reports``: a directory of cohort reports for the explorer to show (none by default)."""
     limits = limits or Limits()
     holder = holder or KnowledgeHolder(knowledge or Knowledge.load(max_findings=limits.max_findings))
     holder.current.facts.max_findings = limits.max_findings
@@ -159,7 +162,7 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
         Route("/ontology", ontology),
         Route("/sparql", sparql, methods=["GET", "POST"]),
         *cds_routes(lambda: holder.current),
-        *explorer_routes(lambda: holder.current, graphiql=graphiql),
+        *explorer_routes(lambda: holder.current, graphiql=graphiql, reports=reports),
     ]
 
     async def not_found(request: Request, exc: Exception) -> Response:

@@ -27,6 +27,7 @@ class ServeOptions:
     graphiql: bool = True
     limits: dict = field(default_factory=dict)   # Limits fields to change
     cors_origins: tuple[str, ...] = ()            # browser origins allowed to call (a CDS Hooks sandbox, an app)
+    reports: str | None = None                    # a directory of cohort reports for the explorer
 
 
 class NotFit(Exception):
@@ -55,7 +56,7 @@ def build_app(options: ServeOptions) -> Starlette:
         knowledge = Knowledge.load(directory, max_findings=limits.max_findings)
     knowledge.facts.max_findings = limits.max_findings
     app = create_app(knowledge, limits, watch=watch, introspection=options.introspection, graphiql=options.graphiql,
-                     cors_origins=options.cors_origins)
+                     cors_origins=options.cors_origins, reports=Path(options.reports) if options.reports else None)
     # Everything loaded so far lives as long as the server: out of the collector's sight, a full collection no longer
     # walks it (pauses of 12-51 ms at p99 before).
     gc.collect()

@@ -24,6 +24,7 @@ from ..proof import inference_dict
 from ..rules import STATUS_NAMES, ConclusionItem, FindingItem, Group, QuantityItem, Rule
 from .article_view import ArticleView, quote_id
 from .patient_query import patient_from_query
+from .reports import ReportShelf
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -48,14 +49,16 @@ class Views:
         return view
 
 
-def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True) -> list:
+def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, reports: Path | None = None) -> list:
+    """The explorer's pages; ``reports``: a directory of cohort reports (``spakg screen --report-json``) to show."""
     views = Views()
+    shelf = ReportShelf(reports)
 
     def page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
         started = time.perf_counter()
         k = current()
         response = templates.TemplateResponse(request, name, {"k": k, "note": CLASSIFICATION_NOTE, "graphiql": graphiql,
-                                                              **context},
+                                                              "cohorts": shelf.configured, **context},
                                               status_code=status)
         response.headers["server-timing"] = f"render;dur={(time.perf_counter() - started) * 1e3:.1f}"
         return response
@@ -162,10 +165,24 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True) -> 
     async def graphiql_page(request: Request) -> HTMLResponse:
         return page(request, "graphiql.html")
 
+    async def cohorts(request: Request) -> HTMLResponse:
+        return page(request, "cohorts.html", configured=shelf.configured, shelf=shelf.all(),
+                    directory=shelf.directory.name if shelf.directory else "")
+
+    async def cohort(request: Request) -> HTMLResponse:
+        name = request.path_params["name"]
+        shelved = shelf.get(name)
+        if shelved is None:
+            return not_found(request, "cohort report", name, _close(name, shelf.names()))
+        r = shelved.report
+        return page(request, "cohort.html", 200 if r else 422, s=shelved, r=r, chart=r.chart_svg() if r else "",
+                    readable=r.patients - r.unreadable if r else 0, known=set(current().rules.rules))
+
     return [
         Route("/", home), Route("/search.json", suggest), Route("/concepts/{id}", concept),
         Route("/concepts/{id}/graph.json", neighbours), Route("/article", article), Route("/path", path),
         Route("/rules", rules), Route("/rules/{id}", rule), Route("/assess", assess),
+        Route("/cohorts", cohorts), Route("/cohorts/{name}", cohort),
         *([Route("/graphiql", graphiql_page)] if graphiql else []),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
