@@ -41,6 +41,8 @@ def _read_patients(knowledge, source: str, as_of=None):
     FHIR Bundle) are streamed, so memory stays flat however many patients; Turtle, JSON-LD, and a JSON object or list
     spread over lines (a FHIR Bundle among them) are read whole. The format comes from the suffix, else from the
     content, as before streaming."""
+    import orjson
+
     from .assessment import Assessment
     from .fhir.assess import assess_bundle
 
@@ -73,13 +75,16 @@ def _read_patients(knowledge, source: str, as_of=None):
         yield from (assess(r) for r in (record if isinstance(record, list) else [record]))
         for line in stream:
             if line.strip():
-                yield assess(json.loads(line))
+                yield assess(orjson.loads(line))
     finally:
         if stream is not sys.stdin:
             stream.close()
 
 
 def cmd_assess(args) -> int:
+    import orjson
+
+    from .assessment import summary_from
     from .proof import assessment_json
     from .prov import assessment_graph
     from .rules import STATUS_NAMES
@@ -91,26 +96,27 @@ def cmd_assess(args) -> int:
         from tqdm import tqdm
 
         progress = tqdm(unit=" patients", file=sys.stderr)
-    out = sys.stdout
+    write = sys.stdout.buffer.write  # JSON lines as UTF-8 bytes, encoded by orjson
     for a in _read_patients(knowledge, args.file, args.as_of):
         fhir = {"fhir": a.origin.as_dict()} if a.origin is not None else {}
         if args.format == "turtle":
-            out.write(assessment_graph(a).serialize(format="turtle"))
+            write(assessment_graph(a).serialize(format="turtle").encode("utf-8"))
         elif args.detail == "proof":
-            proof = assessment_json(a).decode("utf-8")
-            out.write((proof[:-1] + "," + json.dumps(fhir, ensure_ascii=False)[1:] if fhir else proof) + "\n")
+            proof = assessment_json(a)
+            write((proof[:-1] + b"," + orjson.dumps(fhir)[1:] if fhir else proof) + b"\n")
         elif args.detail == "outcomes":
-            out.write(json.dumps({"id": a.patient_id, **{r.id: STATUS_NAMES[s] for r, s in zip(rules, a.statuses,
-                                                                                                  strict=True)},
-                                  **fhir}) + "\n")
+            write(orjson.dumps({"id": a.patient_id, **{r.id: STATUS_NAMES[s] for r, s in zip(rules, a.statuses,
+                                                                                               strict=True)}, **fhir})
+                  + b"\n")
         else:
-            summary = {r.id: {"status": STATUS_NAMES[s], "summary": a.summary(a.proof.step(r))}
+            summary = {r.id: {"status": STATUS_NAMES[s], "summary": summary_from(r, a.proof)}
                        for r, s in zip(rules, a.statuses, strict=True)}
-            out.write(json.dumps({"id": a.patient_id, "rules": summary, **fhir}, ensure_ascii=False) + "\n")
+            write(orjson.dumps({"id": a.patient_id, "rules": summary, **fhir}) + b"\n")
         if progress is not None:
             progress.update()
     if progress is not None:
         progress.close()
+    sys.stdout.flush()
     return 0
 
 
