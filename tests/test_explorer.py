@@ -3,6 +3,7 @@ an ontology editor writes, and no script, style or font from another host on any
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlparse
@@ -17,7 +18,7 @@ CASE = ("/assess?f.BackPain=yes&q.BackPain.ageAtOnset=25&q.BackPain.durationMont
         "&f.HLAB27Positive=yes&f.SacroiliitisOnMRI=yes&age=27")
 PAGES = ["/", "/?q=uveitis", "/concepts/Uveitis", "/article", "/article?quote=q-back-pain-common",
          "/path?from=Uveitis&to=AxialSpondyloarthritis", "/rules", "/rules/AsasAxialSpaCriteria", "/assess", CASE,
-         "/graphiql", "/graphql"]
+         "/graphiql", "/graphql", "/assess/fhir"]
 
 
 @pytest.fixture(scope="module")
@@ -202,3 +203,46 @@ def test_a_cohort_report_is_refused_for_what_it_gets_wrong():
                       ({**good, "seconds": -1}, "'seconds'")):
         with pytest.raises(ValueError, match=says):
             CohortReport.from_dict(bad)
+
+
+def _outcomes(html: str) -> dict[str, str]:
+    """Each rule's status as the page writes it (in words)."""
+    return dict((rule, status) for status, rule in
+                re.findall(r'class="status status-(\w+)"><span aria-hidden="true">[^<]*</span> [^<]*</span> '
+                           r'<a href="/rules/(\w+)"', html))
+
+
+def test_a_pasted_fhir_bundle_is_read_and_assessed_with_a_permalink_to_its_facts(server, knowledge):
+    """An educator pastes an EHR's Bundle: the page says which resource stated each fact and which were not used,
+    decides every rule as the CDS Hooks service does, and links to the same facts as a case of their own."""
+    from datetime import date
+    from pathlib import Path
+
+    from spakg.fhir.assess import assess_bundle
+    from spakg.rules import STATUS_NAMES
+
+    path = Path(__file__).parent / "fhir" / "past-psoriasis-symmetric-arthritis-rheumatoid-factor.json"
+    bundle = path.read_text(encoding="utf-8")
+    r = httpx.post(server + "/assess/fhir", data={"bundle": bundle, "as_of": "2026-11-29"}, timeout=30)
+    assert r.status_code == 200
+    a = assess_bundle(knowledge, json.loads(bundle), date(2026, 11, 29))
+    expected = {rule.id: STATUS_NAMES[s].lower() for rule, s in zip(knowledge.rules.order, a.statuses, strict=True)}
+    assert _outcomes(r.text) == expected
+    for f, refs in zip(a.origin.record["findings"], a.origin.origins, strict=True):
+        assert f'href="/concepts/{f["concept"]}"' in r.text and all(ref in r.text for ref in refs)
+    for remark in a.origin.unused:
+        assert remark.reason in r.text
+    permalink = re.search(r'href="(/assess\?[^"]+)">These facts', r.text).group(1).replace("&amp;", "&")
+    assert _outcomes(get(server, permalink).text) == expected  # the same facts, the same answers
+    assert "pt-52f" not in permalink  # no identifier in the shared link
+
+
+def test_a_bad_paste_is_explained_not_crashed(server):
+    for data, says in (({"bundle": "{not json"}, "That is not JSON"),
+                       ({"bundle": '{"resourceType": "Patient"}'}, "[INVALID_FACTS]"),
+                       ({"bundle": '{"resourceType": "Bundle", "type": "collection", "entry": []}', "as_of": "soon"},
+                        "must be a date")):
+        r = httpx.post(server + "/assess/fhir", data=data, timeout=30)
+        assert r.status_code == 422 and says in r.text, data
+        assert data["bundle"].replace('"', "&#34;") in r.text  # the paste is kept, to be corrected
+    assert httpx.get(server + "/healthz").status_code == 200

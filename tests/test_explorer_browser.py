@@ -140,7 +140,7 @@ PAGES = ["/", "/concepts/AnkylosingSpondylitis", "/concepts/Uveitis", "/article"
          "/path?from=Uveitis&to=AxialSpondyloarthritis", "/rules", "/rules/AsasAxialSpaCriteria",
          "/rules/AsasReferralRecommendation", "/assess",
          "/assess?f.BackPain=yes&q.BackPain.ageAtOnset=25&q.BackPain.durationMonths=24&f.HLAB27Positive=yes&age=27",
-         "/cohorts", "/cohorts/clinic.json"]
+         "/cohorts", "/cohorts/clinic.json", "/assess/fhir"]
 
 
 def test_no_page_scrolls_sideways_on_a_phone(base, browser, shots):
@@ -178,4 +178,25 @@ def test_a_cohort_report_reads_on_a_phone_and_a_desktop(base, browser, shots, wi
     assert widest <= 400  # the chart's own width: no label runs past it
     chart.screenshot(path=str(shots / f"{width}-cohort-chart.png"))
     page.screenshot(path=str(shots / f"{width}-cohort.png"), full_page=True)
+    assert problems == []
+
+
+@pytest.mark.parametrize("width", [390, 1400])
+def test_a_pasted_fhir_record_reads_on_a_phone_and_a_desktop(base, browser, shots, width, knowledge):
+    """An educator pastes a Bundle: what each resource stated, and every rule's answer, on a page that fits."""
+    bundle = (Path(__file__).parent / "fhir" / "established-ankylosing-spondylitis.json").read_text(encoding="utf-8")
+    page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("request", lambda r: problems.append(r.url) if urlparse(r.url).netloc != urlparse(base).netloc else None)
+    page.goto(base + "/assess")
+    page.get_by_role("link", name="Or paste a FHIR record").click()
+    page.fill("#bundle", bundle)
+    page.fill("input[name=as_of]", "2026-11-29")
+    page.get_by_role("button", name="Read and assess").click()
+    page.locator("#read-h").wait_for()
+    assert page.locator("table.read tbody tr").count() >= 5
+    assert page.locator("li.rule-outcome").count() == len(knowledge.rules.order)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.screenshot(path=str(shots / f"{width}-fhir.png"), full_page=True)
     assert problems == []

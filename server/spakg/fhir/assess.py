@@ -7,10 +7,15 @@ from datetime import date
 from ..assessment import Assessment
 from ..errors import ContradictoryFacts, SpakgError
 from ..knowledge import Knowledge
+from .reader import FhirReading
 
 
 def assess_bundle(knowledge: Knowledge, bundle: object, as_of: date | None = None) -> Assessment:
-    reading = knowledge.fhir.read(bundle, as_of)
+    return assess_reading(knowledge, knowledge.fhir.read(bundle, as_of))
+
+
+def assess_reading(knowledge: Knowledge, reading: FhirReading) -> Assessment:
+    """The assessment of what a Bundle was read as; an error names the resources behind the facts at fault."""
     try:
         facts = knowledge.facts.read(reading.record)
     except ContradictoryFacts as e:

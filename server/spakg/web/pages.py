@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
+from urllib.parse import parse_qs
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -19,11 +22,12 @@ from starlette.templating import Jinja2Templates
 
 from ..assessment import CLASSIFICATION_NOTE, Assessment
 from ..errors import SpakgError, UnknownConcept, UnknownRule
+from ..fhir.assess import assess_reading
 from ..knowledge import Knowledge
 from ..proof import inference_dict
 from ..rules import STATUS_NAMES, ConclusionItem, FindingItem, Group, QuantityItem, Rule
 from .article_view import ArticleView, quote_id
-from .patient_query import patient_from_query
+from .patient_query import patient_from_query, query_from_patient
 from .reports import ReportShelf
 
 HERE = Path(__file__).resolve().parent
@@ -162,6 +166,35 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
                     measurements=measured, error=error, results=results,
                     questions=questions, scores=scores)
 
+    async def assess_fhir(request: Request) -> HTMLResponse:
+        """A pasted FHIR Bundle, read and assessed (POST: a Bundle is too large for an address)."""
+        if request.method != "POST":
+            return page(request, "assess_fhir.html", bundle="", as_of="")
+        k = current()
+        form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=10)
+        text = (form.get("bundle") or [""])[0]
+        as_of = (form.get("as_of") or [""])[0].strip()
+        context: dict = {"bundle": text, "as_of": as_of}
+        try:
+            when = date.fromisoformat(as_of) if as_of else None
+        except ValueError:
+            return page(request, "assess_fhir.html", 422, error=f"“As of” must be a date, YYYY-MM-DD (got {as_of[:20]!r}).",
+                        **context)
+        try:
+            bundle = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            return page(request, "assess_fhir.html", 422, error=f"That is not JSON: {exc}.", **context)
+        try:
+            reading = k.fhir.read(bundle, when)
+            context.update(reading=reading, permalink=query_from_patient(reading.record),
+                           stated=[(k.concepts.get(f["concept"]), f.get("present", True), refs)
+                                   for f, refs in zip(reading.record["findings"], reading.origins, strict=True)])
+            a = assess_reading(k, reading)
+        except SpakgError as exc:
+            return page(request, "assess_fhir.html", 422, error=f"[{exc.code}] {exc.message}", **context)
+        return page(request, "assess_fhir.html", results=[(r, inference_dict(a, r)) for r in k.rules.order],
+                    questions=a.next_questions[:8], scores=[s for s in a.scores if s.started], **context)
+
     async def graphiql_page(request: Request) -> HTMLResponse:
         return page(request, "graphiql.html")
 
@@ -182,6 +215,7 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
         Route("/", home), Route("/search.json", suggest), Route("/concepts/{id}", concept),
         Route("/concepts/{id}/graph.json", neighbours), Route("/article", article), Route("/path", path),
         Route("/rules", rules), Route("/rules/{id}", rule), Route("/assess", assess),
+        Route("/assess/fhir", assess_fhir, methods=["GET", "POST"]),
         Route("/cohorts", cohorts), Route("/cohorts/{name}", cohort),
         *([Route("/graphiql", graphiql_page)] if graphiql else []),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
