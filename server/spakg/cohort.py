@@ -60,6 +60,17 @@ def screen_records(k: Knowledge, records: Iterable[dict | Exception], first_row:
     rule (MET / NOT_MET / UNDETERMINED; null where the record could not be read) and ``error`` ("[CODE] message").
     A record may be a FHIR Bundle (read as of ``as_of``, else its timestamp, else today)."""
     rules = k.rules.order
+    rows, ids, statuses, errors = screened(k, records, first_row, as_of)
+    out: dict[str, list] = {"row": rows, "id": ids}
+    for i, rule in enumerate(rules):
+        out[rule.id] = [None if s is None else STATUS_NAMES[s[i]] for s in statuses]
+    out["error"] = errors
+    return out
+
+
+def screened(k: Knowledge, records: Iterable[dict | Exception], first_row: int = 0, as_of: date | None = None
+             ) -> tuple[list[int], list[str | None], list[tuple[int, ...] | None], list[str | None]]:
+    """``screen_records``' work: each record's row number, id, statuses (rule codes; None if unreadable) and error."""
     read, decide = k.facts.read, k.rules.decide
     rows: list[int] = []
     ids: list[str | None] = []
@@ -85,11 +96,7 @@ def screen_records(k: Knowledge, records: Iterable[dict | Exception], first_row:
                 ids.append(None)
             statuses.append(None)
             errors.append(f"[INVALID_FACTS] {type(exc).__name__}: {str(exc)[:200]}")
-    out: dict[str, list] = {"row": rows, "id": ids}
-    for i, rule in enumerate(rules):
-        out[rule.id] = [None if s is None else STATUS_NAMES[s[i]] for s in statuses]
-    out["error"] = errors
-    return out
+    return rows, ids, statuses, errors
 
 
 def _missing(value) -> bool:

@@ -9,17 +9,19 @@ out as chunks of file names, each worker reading its own files. Each worker load
 from __future__ import annotations
 
 import gc
-import json
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from .cohort import Layout, output_columns, screen_records
+import orjson
+
+from .cohort import Layout, output_columns, screened
 from .columns import ColumnScreener
 from .fhir.bulk import bulk_files, patient_of, screen_groups
 from .knowledge import Knowledge
+from .rules import STATUS_NAMES
 
 CHUNK_LINES = 50_000
 CHUNK_CHARS = 4_000_000  # a chunk of long lines (Bundles of ~5 KB) is cut here
@@ -75,13 +77,28 @@ def screen_lines(lines: list[str], ontology: str | None, first: int, as_of: date
     def records():
         for line in lines:
             try:
-                yield json.loads(line)
+                yield orjson.loads(line)
             except ValueError as exc:
                 from .errors import InvalidFacts
 
                 yield InvalidFacts(f"line is not JSON: {exc}")
 
-    return _frame(screen_records(k, records(), first, as_of), [r.id for r in k.rules.order])
+    return _records_frame(k, records(), first, as_of)
+
+
+def _records_frame(k: Knowledge, records: Iterable, first: int, as_of: date | None):
+    """``screen_records`` as a DataFrame, each rule a categorical column made from the codes (no strings)."""
+    import numpy as np
+    import pandas as pd
+
+    rows, ids, statuses, errors = screened(k, records, first, as_of)
+    unread = (-1,) * len(k.rules.order)
+    codes = np.array([unread if s is None else s for s in statuses], dtype=np.int8).reshape(len(rows), len(unread))
+    out = {"row": np.array(rows, dtype=np.int64), "id": pd.Series(ids, dtype=object)}
+    for i, rule in enumerate(k.rules.order):
+        out[rule.id] = pd.Categorical.from_codes(codes[:, i], categories=list(STATUS_NAMES))
+    out["error"] = errors
+    return pd.DataFrame(out)
 
 
 def screen_files(paths: list[str], ontology: str | None, first: int, as_of: date | None = None):
@@ -91,13 +108,13 @@ def screen_files(paths: list[str], ontology: str | None, first: int, as_of: date
     def records():
         for path in paths:
             try:
-                yield json.loads(Path(path).read_bytes())
+                yield orjson.loads(Path(path).read_bytes())
             except (OSError, ValueError) as exc:
                 from .errors import InvalidFacts
 
                 yield InvalidFacts(f"{Path(path).name} is not a JSON file: {exc}")
 
-    return _frame(screen_records(k, records(), first, as_of), [r.id for r in k.rules.order])
+    return _records_frame(k, records(), first, as_of)
 
 
 def bundle_files(source: Path) -> list[Path]:
