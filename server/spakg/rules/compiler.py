@@ -1,8 +1,11 @@
-"""Compile the rules' item DAG into two plain Python functions, once per ontology load.
+"""Compile the rules' item DAG into plain Python functions, once per ontology load.
 
 * ``outcomes(P, A, Q)``: every rule's status, in dependency order (the hot path of assessments and cohort screens);
 * ``vector(P, A, Q)``: every item's status and every group's (met, possible): the whole proof, as two tuples, from
-  which proof steps are built only when someone reads them.
+  which proof steps are built only when someone reads them;
+* ``lanes(PL, AL, Q, ALL)``: every rule's status for many variants of one patient at once, a bit per variant (the
+  next questions try every unknown finding's two answers in one call);
+* ``rule_<n>``: one rule alone, from the statuses of the rules it reads (next questions that change numbers).
 
 P and A are the patient's closed fact masks, Q the quantity intervals by slot. Each item writes its own lines
 (``Item.emit``); this module orders them (an item after everything it reads), names them by slot, and ``exec``s the
