@@ -105,6 +105,10 @@ class FactSpace:
         self._carry: dict[tuple[int, str], tuple[int, ...]] = {}
         self._implied_by = self._invert(lit)
         self._number_specs = self._number_table()
+        # measurement name -> (minimum, maximum, its slot): the quick test of _measurements (NaN bounds: no quick test)
+        self._measured = {n: ((q.minimum, q.maximum) if math.isfinite(q.minimum) and math.isfinite(q.maximum)
+                              else (math.nan, math.nan)) + (self.quantities.slot(n),)
+                          for n in self.quantities.patient_names for q in [self.quantities[n]]}
         self.influence = [self._influence(i) for i in range(len(self.observable))]
 
     def _score_formula(self, graph: Graph, concepts: ConceptIndex, name: str) -> tuple[Quantity, Formula]:
@@ -328,7 +332,15 @@ class FactSpace:
     def _measurements(self, given: Mapping | Iterable[Mapping], values: dict[int, tuple[float, float]]) -> dict[str, float]:
         items = given.items() if isinstance(given, Mapping) else _pairs(given)
         out: dict[str, float] = {}
+        measured = self._measured
         for name, value in items:
+            spec = measured.get(name) if type(name) is str else None
+            # the common case in two tests: a known measurement, a plain number within its range, given once
+            if spec is not None and (type(value) is float or type(value) is int) and spec[0] <= value <= spec[1] \
+                    and name not in out:
+                out[name] = value = float(value)
+                values[spec[2]] = (value, value)
+                continue
             q = self.quantities.get(name) if isinstance(name, str) else None
             if q is None or not q.patient_level:
                 names = self.quantities.patient_names
@@ -366,7 +378,7 @@ class FactSpace:
         within it."""
         for q, formula in self.scores:
             stated = given.get(q.name)
-            if stated is None and not formula.slots & values.keys():
+            if stated is None and formula.slots.isdisjoint(values):
                 slot = self.quantities.slot(q.name)  # nothing it reads is known: the score spans its whole range
                 values[slot] = self._score_defaults[slot]
                 continue
