@@ -158,13 +158,19 @@ def test_no_page_scrolls_sideways_on_a_phone(base, browser, shots):
     assert wide == {}
 
 
-@pytest.mark.parametrize("width", [390, 1400])
-def test_a_cohort_report_reads_on_a_phone_and_a_desktop(base, browser, shots, width, knowledge):
-    """The chart is drawn (a bar per rule, its three parts in the site's colours) and every label fits its row."""
+def _watched(browser, base: str, width: int):
+    """A page at this width, and the list its console errors and requests to another host are written to."""
     page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("request", lambda r: problems.append(r.url) if urlparse(r.url).netloc != urlparse(base).netloc else None)
+    return page, problems
+
+
+@pytest.mark.parametrize("width", [390, 1400])
+def test_a_cohort_report_reads_on_a_phone_and_a_desktop(base, browser, shots, width, knowledge):
+    """The chart is drawn (a bar per rule, its three parts in the site's colours) and every label fits its row."""
+    page, problems = _watched(browser, base, width)
     page.goto(base + "/cohorts")
     page.get_by_role("link", name="clinic.json").click()
     chart = page.locator("svg.chart")
@@ -185,10 +191,7 @@ def test_a_cohort_report_reads_on_a_phone_and_a_desktop(base, browser, shots, wi
 def test_a_pasted_fhir_record_reads_on_a_phone_and_a_desktop(base, browser, shots, width, knowledge):
     """An educator pastes a Bundle: what each resource stated, and every rule's answer, on a page that fits."""
     bundle = (Path(__file__).parent / "fhir" / "established-ankylosing-spondylitis.json").read_text(encoding="utf-8")
-    page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("request", lambda r: problems.append(r.url) if urlparse(r.url).netloc != urlparse(base).netloc else None)
+    page, problems = _watched(browser, base, width)
     page.goto(base + "/assess")
     page.get_by_role("link", name="Or paste a FHIR record").click()
     page.fill("#bundle", bundle)
