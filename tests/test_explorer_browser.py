@@ -203,3 +203,15 @@ def test_a_pasted_fhir_record_reads_on_a_phone_and_a_desktop(base, browser, shot
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     page.screenshot(path=str(shots / f"{width}-fhir.png"), full_page=True)
     assert problems == []
+
+
+def test_graphiql_stacks_the_query_and_its_answer_on_a_phone(base, browser, shots):
+    """Side by side, the answer got a sliver of a phone's screen; stacked, each has the width."""
+    page, problems = _watched(browser, base, 390)
+    page.goto(base + "/graphiql")
+    page.locator(".graphiql-execute-button").click()
+    page.locator(".result-window", has_text='"data"').wait_for()
+    editor, answer = page.locator(".graphiql-editors").bounding_box(), page.locator(".graphiql-response").bounding_box()
+    assert editor and answer and answer["width"] >= 250 and answer["y"] >= editor["y"] + editor["height"] - 1
+    page.screenshot(path=str(shots / "390-graphiql.png"))
+    assert problems == []
