@@ -136,11 +136,10 @@ def test_an_educators_walk_through_the_explorer(base, browser, shots, width):
     assert problems == []
 
 
+CASE = "/assess?f.BackPain=yes&q.BackPain.ageAtOnset=25&q.BackPain.durationMonths=24&f.HLAB27Positive=yes&age=27"
 PAGES = ["/", "/concepts/AnkylosingSpondylitis", "/concepts/Uveitis", "/article",
          "/path?from=Uveitis&to=AxialSpondyloarthritis", "/rules", "/rules/AsasAxialSpaCriteria",
-         "/rules/AsasReferralRecommendation", "/assess",
-         "/assess?f.BackPain=yes&q.BackPain.ageAtOnset=25&q.BackPain.durationMonths=24&f.HLAB27Positive=yes&age=27",
-         "/cohorts", "/cohorts/clinic.json", "/assess/fhir"]
+         "/rules/AsasReferralRecommendation", "/assess", CASE, "/cohorts", "/cohorts/clinic.json", "/assess/fhir"]
 
 
 def test_no_page_scrolls_sideways_on_a_phone(base, browser, shots):
@@ -214,4 +213,14 @@ def test_graphiql_stacks_the_query_and_its_answer_on_a_phone(base, browser, shot
     editor, answer = page.locator(".graphiql-editors").bounding_box(), page.locator(".graphiql-response").bounding_box()
     assert editor and answer and answer["width"] >= 250 and answer["y"] >= editor["y"] + editor["height"] - 1
     page.screenshot(path=str(shots / "390-graphiql.png"))
+    assert problems == []
+
+
+def test_a_teaching_case_prints_without_the_menu_or_the_form(base, browser, shots):
+    page, problems = _watched(browser, base, 1000)
+    page.goto(base + CASE)
+    page.emulate_media(media="print")
+    assert not page.locator("header.top nav").is_visible() and not page.locator("form.patient").is_visible()
+    assert page.locator("li.rule-outcome").first.is_visible() and page.locator(".disclaimer").is_visible()
+    page.pdf(path=str(shots / "case.pdf"))
     assert problems == []
