@@ -535,3 +535,25 @@ def test_one_rule_entry_is_the_same_as_in_the_whole_assessment(knowledge):
         a = Assessment(knowledge, knowledge.facts.patient(findings))
         whole = assessment_dict(a, questions=False)["inferences"]
         assert [inference_dict(a, r) for r in knowledge.rules.order] == whole
+
+
+def test_a_patient_without_numbers_is_decided_by_the_variant_compiled_for_them_as_by_the_general_code(knowledge):
+    """Most patients give no number; their comparisons are worked out once, when the rules are compiled. For every such
+    patient the plain variants must say what the general functions say of the same numbers."""
+    from spakg.bench import cohort
+
+    compiled, plain = knowledge.rules.compiled, knowledge.facts.plain_values
+    seen = 0
+    for findings in cohort(knowledge, 3000, seed=17):
+        facts = knowledge.facts.patient(findings)
+        if facts.quantities is not plain:
+            continue
+        seen += 1
+        general = dict(plain)  # the same numbers, not the object the rule book recognises
+        assert compiled.outcomes_plain(facts.present, facts.absent, plain) == \
+            compiled.outcomes(facts.present, facts.absent, general)
+        assert compiled.vector_plain(facts.present, facts.absent, plain) == \
+            compiled.vector(facts.present, facts.absent, general)
+    assert seen > 1500
+    with_numbers = knowledge.facts.patient([{"concept": "BackPain", "ageAtOnset": 30}])
+    assert with_numbers.quantities is not plain  # a number given: the general code decides

@@ -19,6 +19,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import MappingProxyType
 from typing import NamedTuple
 
 from rdflib import Graph, Literal, URIRef
@@ -94,6 +95,9 @@ class FactSpace:
                                                        if self.quantities[name].score]
         self.score_formulas = {self.quantities.slot(q.name): f for q, f in self.scores}
         self._score_defaults = {slot: f.interval({}) for slot, f in self.score_formulas.items()}
+        # The numbers of every patient who gives none (the scores' whole ranges): one read-only object, so the rules
+        # know such a patient by identity and take their variant compiled for exactly these numbers.
+        self.plain_values: Mapping[int, tuple[float, float]] = MappingProxyType(dict(self._score_defaults))
         lit = self.closure.lit
         # Hot path: one lookup per stated finding gives the concept, its index and both literals' consequences.
         self._entries = {c.id: (c, i, *lit[2 * i], *lit[2 * i + 1], 2 * i) for i, c in enumerate(self.observable)}
@@ -199,17 +203,11 @@ class FactSpace:
             a |= entry[1]
             literals.append(entry[2])
             stated.append(entry[3])
-        values = self._slots(numbers) if numbers else {}
-        given = self._measurements(measurements, values) if measurements else {}
-        if self.bounds and (numbers or given):
-            self._bound(values, given)
-        if self.score_formulas:
-            if given:
-                self._score(values, given)
-            elif values:
-                values.update(self._score_defaults)
-            else:
-                values = self._score_defaults.copy()
+        if not numbers and not measurements:
+            values = self.plain_values
+            given: dict[str, float] = {}
+        else:
+            values, given = self._numbers(numbers, measurements)
         if sex is not None and sex not in SEXES:
             raise InvalidValue(f"'sex' must be one of {', '.join(SEXES)} (got {sex!r}).")
         try:
@@ -217,6 +215,20 @@ class FactSpace:
         except Inconsistent:
             raise self._contradiction([StatedFinding(*t) for t in stated], literals) from None
         return PatientFacts(patient_id, tuple(stated), tuple(literals), p, a, values, sex, given)
+
+    def _numbers(self, numbers: list, measurements: Mapping[str, float] | Iterable[Mapping] | None
+                 ) -> tuple[dict[int, tuple[float, float]], dict[str, float]]:
+        """A patient's numbers by slot (stated, carried up, bounded, scored) and their measurements by name."""
+        values = self._slots(numbers) if numbers else {}
+        given = self._measurements(measurements, values) if measurements else {}
+        if self.bounds and (numbers or given):
+            self._bound(values, given)
+        if self.score_formulas:
+            if given:
+                self._score(values, given)
+            else:
+                values.update(self._score_defaults)
+        return values, given
 
     def _resolve(self, f: object) -> tuple[tuple, tuple]:
         """The slow path of a finding's concept: what it names, or an error that says what to fix."""

@@ -5,7 +5,9 @@
   which proof steps are built only when someone reads them;
 * ``lanes(PL, AL, Q, ALL)``: every rule's status for many variants of one patient at once, a bit per variant (the
   next questions try every unknown finding's two answers in one call);
-* ``rule_<n>``: one rule alone, from the statuses of the rules it reads (next questions that change numbers).
+* ``rule_<n>``: one rule alone, from the statuses of the rules it reads (next questions that change numbers);
+* ``outcomes_plain``, ``vector_plain``: the first two for a patient who gave no number at all (most), every comparison
+  worked out while compiling (RuleBook picks them when the patient's numbers are exactly ``plain``).
 
 P and A are the patient's closed fact masks, Q the quantity intervals by slot. Each item writes its own lines
 (``Item.emit``); this module orders them (an item after everything it reads), names them by slot, and ``exec``s the
@@ -16,7 +18,7 @@ slot numbers and constants from parsed numbers, so nothing from the ontology's t
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
 
@@ -26,9 +28,10 @@ Decider = Callable[[int, int, dict], tuple]
 
 
 class Code:
-    def __init__(self, counts: bool = True) -> None:
+    def __init__(self, counts: bool = True, fixed: Mapping[int, tuple[float, float]] | None = None) -> None:
         self.lines: list[str] = []
         self.counts = counts  # whether groups must set their counts (m, p) too, or only their status
+        self.fixed = fixed    # numbers known when compiling (a patient who gave none): comparisons become constants
 
     def line(self, text: str, indent: int = 1) -> None:
         self.lines.append("    " * indent + text)
@@ -46,6 +49,8 @@ class Compiled:
     # patient at once (see ``items``); None when a rule's weights are not whole numbers (it cannot count over lanes).
     lanes: Callable[[list[int], list[int], dict, int], tuple[int, ...]] | None
     lanes_source: str
+    outcomes_plain: Decider         # outcomes and vector for the ``plain`` numbers (compile_rules' argument)
+    vector_plain: Decider
     # One function per rule, (P, A, Q, statuses of the rules before it) -> its status, and what each reads: to
     # re-decide only the rules a new answer can move (next questions).
     per_rule: list[Callable[[int, int, dict, list], int]]
@@ -61,7 +66,8 @@ class Compiled:
     named: list[int]                   # per rule position: the bits of every finding its tree names
 
 
-def compile_rules(rules: list[Rule]) -> Compiled:
+def compile_rules(rules: list[Rule], plain: Mapping[int, tuple[float, float]] | None = None) -> Compiled:
+    """``plain``: the numbers of a patient who gave none (the scores' whole ranges), for the plain variants."""
     items = _every_item(rules)
     order = list(TopologicalSorter({i: _reads(i) for i in items}).static_order())
     for slot, item in enumerate(order):
@@ -76,11 +82,18 @@ def compile_rules(rules: list[Rule]) -> Compiled:
                                                f"({', '.join(f'm{g.slot}, p{g.slot}' for g in groups)},)",
                                 counts=True)
     lanes_source = _lanes_function([i for i in order if i in needed], rules)
+    fixed = dict(plain or {})
+    plain_sources = (
+        _function("outcomes_plain", [i for i in order if i in needed], ", ".join(r.var for r in rules), counts=False,
+                  fixed=fixed)
+        + _function("vector_plain", order, f"({', '.join(i.var for i in order)},), "
+                                           f"({', '.join(f'm{g.slot}, p{g.slot}' for g in groups)},)",
+                    counts=True, fixed=fixed))
     position = {id(r): n for n, r in enumerate(rules)}
     per_rule_sources = [_rule_function(n, rule, order, position) for n, rule in enumerate(rules)]
     namespace: dict = {}
-    exec(compile(outcomes_source + vector_source + lanes_source + "".join(per_rule_sources), "<spakg compiled rules>",
-                 "exec"), namespace)
+    exec(compile(outcomes_source + vector_source + lanes_source + plain_sources + "".join(per_rule_sources),
+                 "<spakg compiled rules>", "exec"), namespace)
     depends = [tuple(sorted(position[id(d)] for d in rule.depends_on())) for rule in rules]
     own_atoms = [_or(f.bit for f in _own(rule) if isinstance(f, FindingItem)) for rule in rules]
     own_slots = [frozenset(c.slot for f in _own(rule) if isinstance(f, FindingItem | QuantityItem) for c in f.comparisons)
@@ -95,7 +108,8 @@ def compile_rules(rules: list[Rule]) -> Compiled:
         reads_atoms.append(atoms)
         reads_slots.append(frozenset(slots))
     return Compiled(order, groups, namespace["outcomes"], namespace["vector"], outcomes_source, vector_source,
-                    namespace.get("lanes"), lanes_source, [namespace[f"rule_{n}"] for n in range(len(rules))],
+                    namespace.get("lanes"), lanes_source, namespace["outcomes_plain"], namespace["vector_plain"],
+                    [namespace[f"rule_{n}"] for n in range(len(rules))],
                     reads_atoms, reads_slots, depends, own_atoms, own_slots, [_or(1 << d for d in ds) for ds in depends],
                     {g.slot: _walk(g) for g in groups}, [rule.named_bits for rule in rules])
 
@@ -186,7 +200,8 @@ _NAME = re.compile(r"\b[vmp]\d+\b")
 _COPY = re.compile(r"(v\d+) = (v\d+)")
 
 
-def _function(name: str, items: list[Item], returned: str, counts: bool) -> str:
+def _function(name: str, items: list[Item], returned: str, counts: bool,
+              fixed: Mapping[int, tuple[float, float]] | None = None) -> str:
     """``name(P, A, Q)``: every item's lines in order (with ``counts``, groups' counts as well as statuses). An item
     that computes exactly what an earlier one did (criteria reuse the same finding with the same cut-off: onset
     before 45, pain for 3 months) is not computed again: later lines, and the result, read the earlier item's variable
@@ -198,7 +213,7 @@ def _function(name: str, items: list[Item], returned: str, counts: bool) -> str:
     seen: dict[str, str] = {}
     shared = True
     for item in items:
-        own = Code(counts=counts)
+        own = Code(counts=counts, fixed=fixed)
         item.emit(own)
         text = _NAME.sub(lambda m: alias.get(m.group(), m.group()), "\n".join(own.lines))
         if shared:

@@ -187,6 +187,10 @@ class FindingItem(Item):
     def emit(self, code: Code) -> None:
         v, b = self.var, self.bit
         unknown = MET if self.accept_unknown else UNDETERMINED
+        if self.comparisons and code.fixed is not None:  # the numbers are known now: their status is a constant
+            least = min(decide_comparison(c.op, c.value, code.fixed.get(c.slot)) for c in self.comparisons)
+            code.line(f"{v} = {least} if P & {b} else 0 if A & {b} else {unknown}")
+            return
         if not self.comparisons:
             if self.expects_present:
                 code.line(f"{v} = 2 if P & {b} else 0 if A & {b} else {unknown}")
@@ -245,6 +249,9 @@ class QuantityItem(Item):
 
     def emit(self, code: Code) -> None:
         v = self.var
+        if code.fixed is not None:  # the numbers are known now: the status is a constant
+            code.line(f"{v} = {min(decide_comparison(c.op, c.value, code.fixed.get(c.slot)) for c in self.comparisons)}")
+            return
         first, *rest = self.comparisons
         code.line(f"q = get({first.slot})")
         code.line(f"{v} = {first.code()}")

@@ -58,9 +58,10 @@ class RuleBook:
             problems.append(err)
         if problems:
             raise OntologyProblems(problems)
-        self.compiled = compile_rules(self.order)
+        self.compiled = compile_rules(self.order, facts.plain_values)
         self._outcomes = self.compiled.outcomes
         self._vector = self.compiled.vector
+        self._plain = facts.plain_values  # a patient who gave no number has exactly these (the same object)
         self.by_concept: dict[str, list[Rule]] = {}
         for rule in self.order:
             for concept in rule.findings():
@@ -261,11 +262,17 @@ class RuleBook:
 
     def decide(self, facts: PatientFacts) -> tuple[int, ...]:
         """Every rule's status, in ``order`` (dependency order)."""
-        return self._outcomes(facts.present, facts.absent, facts.quantities)
+        q = facts.quantities
+        if q is self._plain:
+            return self.compiled.outcomes_plain(facts.present, facts.absent, q)
+        return self._outcomes(facts.present, facts.absent, q)
 
     def prove(self, facts: PatientFacts) -> Proof:
         """The whole proof vector; steps are built from it when read."""
-        return Proof(*self._vector(facts.present, facts.absent, facts.quantities))
+        q = facts.quantities
+        if q is self._plain:
+            return Proof(*self.compiled.vector_plain(facts.present, facts.absent, q))
+        return Proof(*self._vector(facts.present, facts.absent, q))
 
     def evaluate(self, facts: PatientFacts) -> list[Step]:
         """One proof step per rule, in dependency order (a rule's inputs before the rule)."""
