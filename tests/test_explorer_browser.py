@@ -224,3 +224,19 @@ def test_a_teaching_case_prints_without_the_menu_or_the_form(base, browser, shot
     assert page.locator("li.rule-outcome").first.is_visible() and page.locator(".disclaimer").is_visible()
     page.pdf(path=str(shots / "case.pdf"))
     assert problems == []
+
+
+def test_the_neighbourhood_graph_grows_from_the_keyboard(base, browser, shots):
+    """The canvas takes no focus; a button per concept not yet expanded does what a click on its node does."""
+    page, problems = _watched(browser, base, 1400)
+    page.goto(base + "/concepts/Uveitis")
+    first = page.locator("#graph-keys button").first
+    first.wait_for()
+    before = int(page.locator("#graph").get_attribute("data-nodes"))
+    label = first.inner_text().removeprefix("Add the neighbours of ")
+    first.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"Number(document.getElementById('graph').dataset.nodes) > {before}")
+    assert f"Add the neighbours of {label}" not in page.locator("#graph-keys button").all_inner_texts()  # expanded
+    page.locator("#graph").screenshot(path=str(shots / "graph-keyboard.png"))
+    assert problems == []

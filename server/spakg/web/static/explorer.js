@@ -1,4 +1,5 @@
-// The explorer's only script: search suggestions as you type, and the neighbourhood graph. Every page works without it.
+// The explorer's only script: search suggestions as you type, and the neighbourhood graph (with buttons that grow it
+// from the keyboard). Every page works without it.
 (function () {
   "use strict";
 
@@ -25,7 +26,8 @@
     });
   });
 
-  // The neighbourhood graph: the concept and its neighbours; selecting a node adds its own neighbours.
+  // The neighbourhood graph: the concept and its neighbours; selecting a node adds its own neighbours. A list of
+  // buttons under it does the same from the keyboard (the canvas itself takes no focus).
   var box = document.getElementById("graph");
   if (!box || typeof cytoscape === "undefined") { return; }
   var cy = cytoscape({
@@ -43,6 +45,25 @@
     ]
   });
   var loaded = {};
+  var keys = document.getElementById("graph-keys");
+  function graphUrl(id) { return "/concepts/" + encodeURIComponent(id) + "/graph.json"; }
+  function listButtons() {  // a button for each node whose neighbours are not in the graph yet
+    if (!keys) { return; }
+    var list = keys.querySelector("ul");
+    list.replaceChildren.apply(list, cy.nodes().filter(function (n) { return !loaded[graphUrl(n.id())]; })
+      .sort(function (a, b) { return a.data("label").localeCompare(b.data("label")); })
+      .map(function (n) {
+        var item = document.createElement("li");
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = "link";
+        button.textContent = "Add the neighbours of " + n.data("label");
+        button.addEventListener("click", function () { expand(graphUrl(n.id()), false); });
+        item.appendChild(button);
+        return item;
+      }));
+    keys.hidden = list.children.length === 0;
+  }
   function expand(url, center) {
     if (loaded[url]) { return; }
     loaded[url] = true;
@@ -57,9 +78,11 @@
       if (center) { cy.getElementById(g.center).addClass("center"); }
       cy.layout({ name: "concentric", minNodeSpacing: 70, animate: false, padding: 30,
                   concentric: function (n) { return n.hasClass("center") ? 2 : 1; }, levelWidth: function () { return 1; } }).run();
+      box.dataset.nodes = String(cy.nodes().length);
+      listButtons();
     });
   }
-  cy.on("tap", "node", function (evt) { expand("/concepts/" + encodeURIComponent(evt.target.id()) + "/graph.json", false); });
+  cy.on("tap", "node", function (evt) { expand(graphUrl(evt.target.id()), false); });
   cy.on("dbltap", "node", function (evt) { window.location = "/concepts/" + encodeURIComponent(evt.target.id()); });
   expand(box.dataset.src, true);
 })();
