@@ -99,8 +99,6 @@ class FactSpace:
         # know such a patient by identity and take their variant compiled for exactly these numbers.
         self.plain_values: Mapping[int, tuple[float, float]] = MappingProxyType(dict(self._score_defaults))
         lit = self.closure.lit
-        # Hot path: one lookup per stated finding gives the concept, its index and both literals' consequences.
-        self._entries = {c.id: (c, i, *lit[2 * i], *lit[2 * i + 1], 2 * i) for i, c in enumerate(self.observable)}
         # The findings loop's table: concept id -> (as if present, as if absent), each (P, A, literal, the stated
         # tuple), so a finding with no numbers costs two lookups and shares its tuple with every patient.
         self._literals_of = {c.id: ((*lit[2 * i], 2 * i, (c, True, _NO_QUANTITIES)),
@@ -240,12 +238,12 @@ class FactSpace:
         if not isinstance(cid, str):
             raise InvalidFacts(f"A finding's 'concept' is a string id (got {cid!r}).")
         concept = self.concepts.get(cid)  # UnknownConcept, with suggestions
-        entry = self._entries.get(concept.id)
-        if entry is None:
+        entries = self._literals_of.get(concept.id)
+        if entries is None:
             raise InvalidValue(
                 f"'{concept.id}' ({concept.label}) is not something a patient can have; patient facts name "
                 f"findings or diseases (subclasses of ClinicalFinding or Disease).", concept=concept.id)
-        return self._literals_of[concept.id]
+        return entries
 
     def _finding_with_numbers(self, f: Mapping, yes: tuple, no: tuple,
                               numbers: list[tuple[Concept, str, int, tuple[int, ...], float]]) -> tuple:
