@@ -50,10 +50,6 @@ class Layout:
         return f"{concept}.{quantity}"
 
 
-def output_columns(k: Knowledge) -> list[str]:
-    return ["row", "id", *(r.id for r in k.rules.order), "error"]
-
-
 def screen_records(k: Knowledge, records: Iterable[dict | Exception], first_row: int = 0,
                    as_of: date | None = None) -> dict[str, list]:
     """Every rule's status for each record, as columns: ``row`` (its number in the input), ``id``, one column per
@@ -97,6 +93,27 @@ def screened(k: Knowledge, records: Iterable[dict | Exception], first_row: int =
             statuses.append(None)
             errors.append(f"[INVALID_FACTS] {type(exc).__name__}: {str(exc)[:200]}")
     return rows, ids, statuses, errors
+
+
+def results_frame(rules: list[str], rows, ids: list[str | None], codes, errors: list[str | None]):
+    """A screen's results as a DataFrame — ``row``, ``id``, a categorical column per rule made from its status codes
+    (-1: a row that could not be read), ``error`` — what every partition of `spakg screen` returns."""
+    import numpy as np
+    import pandas as pd
+
+    out = {"row": np.asarray(rows, dtype=np.int64), "id": pd.Series(ids, dtype=object)}
+    for i, rule in enumerate(rules):
+        out[rule] = pd.Categorical.from_codes(codes[:, i], categories=list(STATUS_NAMES))
+    out["error"] = pd.Series(errors, dtype=object)
+    return pd.DataFrame(out)
+
+
+def status_codes(statuses: list[tuple[int, ...] | None], rules: int):
+    """``screened``'s statuses as a matrix of codes (rows × rules), -1 across a row that could not be read."""
+    import numpy as np
+
+    unread = (-1,) * rules
+    return np.array([unread if s is None else s for s in statuses], dtype=np.int8).reshape(len(statuses), rules)
 
 
 def _missing(value) -> bool:

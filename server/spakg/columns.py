@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cohort import Layout, records_from_frame, screen_records
+from .cohort import Layout, records_from_frame, results_frame, screen_records
 from .knowledge import Knowledge
 from .rules import STATUS_NAMES
 from .rules.batch import BatchDecider
@@ -71,15 +71,9 @@ class ColumnScreener:
 
     def frame(self, frame, first_row: int = 0):
         """The same as a pandas DataFrame, each rule a categorical column built from its codes (no strings)."""
-        import pandas as pd
-
         ids, codes, errors = self.codes(frame)
-        n = len(frame)
-        out = {"row": np.arange(first_row, first_row + n, dtype=np.int64), "id": ids}
-        for i, rule in enumerate(self.k.rules.order):
-            out[rule.id] = pd.Categorical.from_codes(codes[:, i], categories=list(STATUS_NAMES))
-        out["error"] = errors
-        return pd.DataFrame(out)
+        rows = np.arange(first_row, first_row + len(frame), dtype=np.int64)
+        return results_frame([r.id for r in self.k.rules.order], rows, ids, codes, errors)
 
     def codes(self, frame) -> tuple[list[str | None], np.ndarray, list[str | None]]:
         """Each row's id, its statuses as codes (rows × rules; -1 where the row could not be read) and its error."""

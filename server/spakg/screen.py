@@ -17,11 +17,10 @@ from pathlib import Path
 
 import orjson
 
-from .cohort import Layout, output_columns, screened
+from .cohort import Layout, results_frame, screened, status_codes
 from .columns import ColumnScreener
 from .fhir.bulk import bulk_files, patient_of, screen_groups
 from .knowledge import Knowledge
-from .rules import STATUS_NAMES
 
 CHUNK_LINES = 50_000
 CHUNK_CHARS = 4_000_000  # a chunk of long lines (Bundles of ~5 KB) is cut here
@@ -41,13 +40,11 @@ def _knowledge(ontology: str | None) -> Knowledge:
     return k
 
 
-def _frame(columns: dict[str, list], rules: list[str]):
-    import pandas as pd
+def _no_results(rules: list[str]):
+    """An empty results frame (Dask's meta; an export with no lines)."""
+    import numpy as np
 
-    frame = pd.DataFrame(columns)
-    for rule in rules:
-        frame[rule] = frame[rule].astype("category").cat.set_categories(["NOT_MET", "UNDETERMINED", "MET"])
-    return frame
+    return results_frame(rules, [], [], np.zeros((0, len(rules)), np.int8), [])
 
 
 def screen_partition(frame, ontology: str | None, offsets: list[int], partition_info=None):
@@ -87,18 +84,9 @@ def screen_lines(lines: list[str], ontology: str | None, first: int, as_of: date
 
 
 def _records_frame(k: Knowledge, records: Iterable, first: int, as_of: date | None):
-    """``screen_records`` as a DataFrame, each rule a categorical column made from the codes (no strings)."""
-    import numpy as np
-    import pandas as pd
-
+    """``screen_records`` as a results frame, each rule a categorical column made from the codes (no strings)."""
     rows, ids, statuses, errors = screened(k, records, first, as_of)
-    unread = (-1,) * len(k.rules.order)
-    codes = np.array([unread if s is None else s for s in statuses], dtype=np.int8).reshape(len(rows), len(unread))
-    out = {"row": np.array(rows, dtype=np.int64), "id": pd.Series(ids, dtype=object)}
-    for i, rule in enumerate(k.rules.order):
-        out[rule.id] = pd.Categorical.from_codes(codes[:, i], categories=list(STATUS_NAMES))
-    out["error"] = errors
-    return pd.DataFrame(out)
+    return results_frame([r.id for r in k.rules.order], rows, ids, status_codes(statuses, len(k.rules.order)), errors)
 
 
 def screen_files(paths: list[str], ontology: str | None, first: int, as_of: date | None = None):
@@ -176,7 +164,7 @@ def screen(source: Path, out: Path, ontology: str | None = None, workers: int = 
     started = time.perf_counter()
     k = _knowledge(ontology)
     rules = [r.id for r in k.rules.order]
-    meta = _frame({c: [] for c in output_columns(k)}, rules).astype({"row": "int64", "id": "object", "error": "object"})
+    meta = _no_results(rules)
     cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                   dashboard_address=None)
     client = Client(scheduler or cluster)
@@ -223,8 +211,7 @@ def _screen_bulk(files: list[Path], out: Path, ontology: str | None, as_of: date
     lines = lines.filter(lambda item: item[0].strip() != "")
     grouped = lines.groupby(patient_of, npartitions=max(2, lines.npartitions), shuffle="tasks")
     parts = grouped.map_partitions(_bulk_partition, ontology, as_of).compute()
-    frame = pd.concat(parts, ignore_index=True) if parts else _frame({c: [] for c in ("row", "id", *rules, "error")},
-                                                                      rules)
+    frame = pd.concat(parts, ignore_index=True) if parts else _no_results(rules)
     frame = frame.iloc[frame["id"].fillna("\uffff").argsort(kind="stable")].reset_index(drop=True)
     frame["row"] = range(len(frame))
     schema = output_schema(rules)
@@ -236,7 +223,7 @@ def _screen_bulk(files: list[Path], out: Path, ontology: str | None, as_of: date
 
 def _bulk_partition(groups, ontology: str | None, as_of: date | None) -> list:
     """One partition of patients' lines, screened, as one frame (in a list: a bag's partition is a sequence)."""
-    return [_frame(screen_groups(list(groups), ontology, as_of), [r.id for r in _knowledge(ontology).rules.order])]
+    return [screen_groups(list(groups), ontology, as_of)]
 
 
 def _line_chunks(source: Path) -> Iterator[list[str]]:

@@ -63,17 +63,18 @@ def bundles(groups: Iterable[tuple[str, list[tuple[str, str]]]]) -> Iterable[tup
         yield key, {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
-def screen_groups(groups: list, ontology: str | None, as_of: date | None) -> dict[str, list]:
-    """One partition of grouped lines, screened: ``screen_records``'s columns, a row per patient."""
-    from ..cohort import screen_records
+def screen_groups(groups: list, ontology: str | None, as_of: date | None):
+    """One partition of grouped lines, screened: a results frame (``cohort.results_frame``), a row per patient."""
+    from ..cohort import results_frame, screened, status_codes
     from ..screen import _knowledge
 
+    k = _knowledge(ontology)
     keyed = list(bundles(groups))
-    columns = screen_records(_knowledge(ontology), (b for _, b in keyed), 0, as_of)
+    rows, ids, statuses, errors = screened(k, (b for _, b in keyed), 0, as_of)
     for i, (key, _) in enumerate(keyed):
-        if columns["id"][i] is None and key:
-            columns["id"][i] = key.split("/", 1)[1]  # a patient whose Patient resource was not exported
-    return columns
+        if ids[i] is None and key:
+            ids[i] = key.split("/", 1)[1]  # a patient whose Patient resource was not exported
+    return results_frame([r.id for r in k.rules.order], rows, ids, status_codes(statuses, len(k.rules.order)), errors)
 
 
 def sample_bundles(files: list[Path], patients: int, max_lines: int = 2_000_000) -> list[dict]:
