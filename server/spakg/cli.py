@@ -63,13 +63,13 @@ def _read_patients(knowledge, source: str, as_of=None):
             yield from (Assessment(knowledge, f) for f in knowledge.patients_from_rdf(text, rdf))
             return
         try:
-            record = json.loads(first)
+            record = orjson.loads(first)
         except ValueError:  # one JSON document over several lines
             text = first + stream.read()
             if '"@context"' in text[:2000]:
                 yield from (Assessment(knowledge, f) for f in knowledge.patients_from_rdf(text, "json-ld"))
                 return
-            data = json.loads(text)
+            data = orjson.loads(text)
             yield from (assess(r) for r in (data if isinstance(data, list) else [data]))
             return
         yield from (assess(r) for r in (record if isinstance(record, list) else [record]))
