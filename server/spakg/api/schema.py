@@ -308,7 +308,6 @@ class ItemResult(graphene.ObjectType):
         return (a, step.conclusion) if step.conclusion is not None else None
 
 
-
 def _unknown_use(item: FindingItem) -> FindingUse:
     """A finding nobody stated, with no number known: kept on the item (an answer is never changed once built)."""
     found = item.__dict__.get("_graphql_unknown_use")
@@ -316,6 +315,7 @@ def _unknown_use(item: FindingItem) -> FindingUse:
         found = item.__dict__["_graphql_unknown_use"] = FindingUse(
             concept=item.concept, state="UNKNOWN", stated_by=[], values=[], unknown_counts_as_met=item.accept_unknown)
     return found
+
 
 class Explanation(graphene.ObjectType):
     summary = graphene.String(required=True)
@@ -471,8 +471,7 @@ class FhirReading(graphene.ObjectType):
     @staticmethod
     def resolve_stated(r, info):
         concepts = kb(info).concepts
-        return [FhirStated(concepts.get(f["concept"]), f.get("present", True), refs)
-                for f, refs in zip(r.record["findings"], r.origins, strict=True)]
+        return [FhirStated(concepts.get(c), present, refs) for c, present, refs in r.stated()]
 
     @staticmethod
     def resolve_as_of(r, info):

@@ -19,8 +19,7 @@ def assess_reading(knowledge: Knowledge, reading: FhirReading) -> Assessment:
     try:
         facts = knowledge.facts.read(reading.record)
     except ContradictoryFacts as e:
-        refs = sorted({r for f, rs in zip(reading.record["findings"], reading.origins, strict=True)
-                       if f["concept"] in e.message for r in rs})
+        refs = sorted({r for concept, _, rs in reading.stated() if concept in e.message for r in rs})
         raise ContradictoryFacts(f"{e.message} Stated by {', '.join(refs)}." if refs else e.message,
                                  **e.details, resources=refs) from None
     except SpakgError as e:

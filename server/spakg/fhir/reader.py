@@ -88,8 +88,13 @@ class FhirReading:
     _by_fact: dict[tuple[str, bool], list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for f, refs in zip(self.record["findings"], self.origins, strict=True):
-            self._by_fact.setdefault((f["concept"], f.get("present", True)), []).extend(refs)
+        for concept, present, refs in self.stated():
+            self._by_fact.setdefault((concept, present), []).extend(refs)
+
+    def stated(self) -> list[tuple[str, bool, list[str]]]:
+        """Each finding of the record — its concept id, present or not — with the resources that stated it."""
+        return [(f["concept"], f.get("present", True), refs)
+                for f, refs in zip(self.record["findings"], self.origins, strict=True)]
 
     def resources_for(self, concept_id: str, present: bool) -> list[str]:
         """The resources that stated this finding (``Condition/abc``)."""
@@ -98,8 +103,7 @@ class FhirReading:
     def as_dict(self) -> dict:
         return {
             "patient": self.patient, "asOf": self.as_of.isoformat(),
-            "statedFrom": [{"concept": f["concept"], "present": f.get("present", True), "resources": refs}
-                           for f, refs in zip(self.record["findings"], self.origins, strict=True)],
+            "statedFrom": [{"concept": c, "present": present, "resources": refs} for c, present, refs in self.stated()],
             "measuredFrom": [{"quantity": q, "resource": r} for q, r in self.measured_by.items()],
             "unused": [r.as_dict() for r in self.unused], "notes": [r.as_dict() for r in self.notes],
         }
