@@ -44,8 +44,13 @@ class CohortReport:
     source: str | None = None            # the cohort's file or directory name (not its path)
     ontology: str | None = None          # the ontology's version and content hash it was screened with
 
+    @property
+    def readable(self) -> int:
+        """The patients whose rows could be read: what each rule's counts add up to."""
+        return self.patients - self.unreadable
+
     def as_dict(self) -> dict:
-        total = self.patients - self.unreadable
+        total = self.readable
         return {"patients": self.patients, "unreadable": self.unreadable, "seconds": self.seconds,
                 "created": self.created, "source": self.source, "ontology": self.ontology,
                 "rules": [{"id": r.id, "label": r.label, **{s: r.counts.get(s, 0) for s in STATUSES},
@@ -87,7 +92,7 @@ class CohortReport:
     def chart_svg(self) -> str:
         """Each rule's outcomes as one stacked bar under its name, as inline SVG (escaped; no script): narrow enough
         for a phone, the bars' colours from the explorer's stylesheet where there is one, else their own."""
-        total = max(1, self.patients - self.unreadable)
+        total = max(1, self.readable)
         width, row = 400, 38
         parts = []
         for n, r in enumerate(self.rules):
@@ -110,7 +115,7 @@ class CohortReport:
                 f'{"".join(parts)}</svg>')
 
     def as_text(self) -> str:
-        total = self.patients - self.unreadable
+        total = self.readable
         lines = [f"{self.patients:,} patients screened" + (f" in {self.seconds:.1f} s" if self.seconds else "")
                  + (f"; {self.unreadable:,} rows could not be read (see the error column)" if self.unreadable else ""),
                  "", f"{'rule':40s} {'MET':>16s} {'NOT_MET':>16s} {'UNDETERMINED':>16s}"]
@@ -124,7 +129,7 @@ class CohortReport:
         return "\n".join(lines)
 
     def as_html(self) -> str:
-        total = max(1, self.patients - self.unreadable)
+        total = max(1, self.readable)
         rows = "".join(f"<tr><th scope='row'>{escape(r.label)}</th>" + "".join(
             f"<td>{r.counts.get(s, 0):,} ({r.share(s, total):.1f}%)</td>" for s in STATUSES) + "</tr>" for r in self.rules)
         questions = "".join(f"<li>{escape(q['ask'])}: would settle {q['settles_patients']:,} of the "
