@@ -148,14 +148,11 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
     async def assess(request: Request) -> HTMLResponse:
         k = current()
         params = dict(request.query_params)
-        error, results, questions, scores = None, None, None, None
+        error, outcome = None, {}
         try:
             record = patient_from_query(params)
             if record is not None:
-                a = Assessment(k, k.facts.read(record))
-                results = [(r, inference_dict(a, r)) for r in k.rules.order]
-                questions = a.next_questions[:8]
-                scores = [s for s in a.scores if s.started]
+                outcome = _outcome(Assessment(k, k.facts.read(record)))
         except SpakgError as exc:
             error = f"[{exc.code}] {exc.message}"
         observable = sorted(k.facts.observable, key=lambda c: c.label.lower())
@@ -163,8 +160,7 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
         quantities = {c.id: [q for q in table.by_name.values() if c.id in q.declared_on] for c in observable}
         measured = [table[n] for n in table.measured_names if n != "age"]
         return page(request, "assess.html", params=params, observable=observable, quantities=quantities,
-                    measurements=measured, error=error, results=results,
-                    questions=questions, scores=scores)
+                    measurements=measured, error=error, **outcome)
 
     async def assess_fhir(request: Request) -> HTMLResponse:
         """A pasted FHIR Bundle, read and assessed (POST: a Bundle is too large for an address)."""
@@ -187,13 +183,11 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
         try:
             reading = k.fhir.read(bundle, when)
             context.update(reading=reading, permalink=query_from_patient(reading.record),
-                           stated=[(k.concepts.get(f["concept"]), f.get("present", True), refs)
-                                   for f, refs in zip(reading.record["findings"], reading.origins, strict=True)])
-            a = assess_reading(k, reading)
+                           stated=[(k.concepts.get(c), present, refs) for c, present, refs in reading.stated()])
+            context.update(_outcome(assess_reading(k, reading)))
         except SpakgError as exc:
             return page(request, "assess_fhir.html", 422, error=f"[{exc.code}] {exc.message}", **context)
-        return page(request, "assess_fhir.html", results=[(r, inference_dict(a, r)) for r in k.rules.order],
-                    questions=a.next_questions[:8], scores=[s for s in a.scores if s.started], **context)
+        return page(request, "assess_fhir.html", **context)
 
     async def graphiql_page(request: Request) -> HTMLResponse:
         return page(request, "graphiql.html")
@@ -209,7 +203,7 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
             return not_found(request, "cohort report", name, _close(name, shelf.names()))
         r = shelved.report
         return page(request, "cohort.html", 200 if r else 422, s=shelved, r=r, chart=r.chart_svg() if r else "",
-                    readable=r.patients - r.unreadable if r else 0, known=set(current().rules.rules))
+                    known=set(current().rules.rules))
 
     return [
         Route("/", home), Route("/search.json", suggest), Route("/concepts/{id}", concept),
@@ -220,6 +214,12 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
         *([Route("/graphiql", graphiql_page)] if graphiql else []),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
+
+
+def _outcome(a: Assessment) -> dict:
+    """What outcome.html shows of an assessment: every rule's entry, the next questions, the scores begun."""
+    return {"results": [(r, inference_dict(a, r)) for r in a.knowledge.rules.order], "questions": a.next_questions[:8],
+            "scores": [s for s in a.scores if s.started]}
 
 
 def _close(ref: str, names: list[str]) -> list[str]:
