@@ -26,7 +26,7 @@ class Shelved:
 class ReportShelf:
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory
-        self._read: dict[str, tuple[tuple[int, int], Shelved]] = {}
+        self._cache: dict[str, tuple[tuple[int, int], Shelved]] = {}
 
     @property
     def configured(self) -> bool:
@@ -39,20 +39,22 @@ class ReportShelf:
 
     def all(self) -> list[Shelved]:
         """Every report, the newest first."""
-        found = [self.get(name) for name in self.names()]
+        found = [self._read(name) for name in self.names()]  # listed once, not once per file
         return sorted((s for s in found if s is not None), key=lambda s: s.modified, reverse=True)
 
     def get(self, name: str) -> Shelved | None:
         """The report listed under ``name``; None for any other name (so no path ever leaves the directory)."""
-        if name not in self.names():
-            return None
+        return self._read(name) if name in self.names() else None
+
+    def _read(self, name: str) -> Shelved | None:
+        """A listed file, read (again only when its time or size changed); None if it went away meanwhile."""
         path = self.directory / name  # type: ignore[operator]
         try:
             stat = path.stat()
         except OSError:
             return None
         key = (stat.st_mtime_ns, stat.st_size)
-        cached = self._read.get(name)
+        cached = self._cache.get(name)
         if cached is not None and cached[0] == key:
             return cached[1]
         modified = datetime.fromtimestamp(stat.st_mtime, UTC)
@@ -65,5 +67,5 @@ class ReportShelf:
             except (OSError, ValueError) as exc:  # json's errors are ValueErrors too
                 problem = str(exc)[:300]
         shelved = Shelved(name, modified, report, problem)
-        self._read[name] = (key, shelved)
+        self._cache[name] = (key, shelved)
         return shelved
