@@ -15,7 +15,7 @@ from .concepts import Concept
 from .facts import PatientFacts
 from .formulas import Formula, Term
 from .knowledge import Knowledge
-from .logic import Inconsistent
+from .logic import Inconsistent, bit_indices
 from .rules import MET, NOT_MET, UNDETERMINED, Comparison, FindingItem, Proof, QuantityItem, Rule, Step
 from .scores import ScoreValue
 
@@ -128,7 +128,7 @@ class Assessment:
         settled: dict[int, tuple[Rule, ...]] = {}  # many questions settle the same rules
         for mask in settles.values():
             if mask and mask not in settled:
-                settled[mask] = tuple(sorted((order[i] for i in _bits(mask)), key=lambda r: r.id))
+                settled[mask] = tuple(sorted((order[i] for i in bit_indices(mask)), key=lambda r: r.id))
         questions = [Question(space.observable[index] if index is not None else None, quantity, settled[mask])
                      for (index, quantity), mask in settles.items() if mask]
         effort = self.knowledge.effort
@@ -307,7 +307,7 @@ class Assessment:
                         continue
                     more_p, more_a = p & ~(present | lp), a & ~(absent | la)
                     if more_p or more_a:
-                        atoms_p, atoms_a = (*atoms_p, *_bits(more_p)), (*atoms_a, *_bits(more_a))
+                        atoms_p, atoms_a = (*atoms_p, *bit_indices(more_p)), (*atoms_a, *bit_indices(more_a))
                 lane = 1 << len(owner)
                 owner.append(key)
                 for b in atoms_p:  # the patient's own facts are set in every lane below, so they may be set here too
@@ -318,13 +318,13 @@ class Assessment:
         if not owner:
             return out
         every = (1 << len(owner)) - 1
-        for b in _bits(present):
+        for b in bit_indices(present):
             fact_lanes_p[b] = every
-        for b in _bits(absent):
+        for b in bit_indices(absent):
             fact_lanes_a[b] = every
         decided = self.knowledge.rules.compiled.lanes(fact_lanes_p, fact_lanes_a, facts.quantities, every)  # type: ignore[misc]
         for r in undetermined:
-            for lane in _bits(decided[2 * r] | decided[2 * r + 1]):
+            for lane in bit_indices(decided[2 * r] | decided[2 * r + 1]):
                 out[owner[lane]] |= 1 << r
         return out
 
@@ -379,13 +379,6 @@ class Assessment:
             concept = space.observable[index]
             slots = (c.slot, *space._carried(concept, index, c.quantity))
         return [(slots, v) for v in (c.value - 1, c.value, c.value + 1) if q.minimum <= v <= q.maximum]
-
-
-def _bits(mask: int):
-    while mask:
-        low = mask & -mask
-        yield low.bit_length() - 1
-        mask ^= low
 
 
 # ---------------------------------------------------------------------- one-sentence summaries

@@ -23,6 +23,7 @@ import numpy as np
 
 from .cohort import Layout, records_from_frame, results_frame, screen_records
 from .knowledge import Knowledge
+from .logic import bit_indices
 from .rules import STATUS_NAMES
 from .rules.batch import BatchDecider
 
@@ -51,7 +52,7 @@ class ColumnScreener:
         self.patient_slots = {n: (table.slot(n), table[n].minimum, table[n].maximum) for n in table.patient_names}
         self.base = tuple(self._words(m) for m in closure.base)
         # each component of definitions: its atoms (word, shift), and its consequences by key, filled as met
-        self.components = [([(b // _WORD, b % _WORD) for b in _bits(c.mask)], c) for c in closure.components]
+        self.components = [([(b // _WORD, b % _WORD) for b in bit_indices(c.mask)], c) for c in closure.components]
         self.decider = BatchDecider(k.rules.compiled.items, k.rules.order)
 
     def _words(self, mask: int) -> np.ndarray:
@@ -268,10 +269,3 @@ def _texts(frame, column: str, n: int) -> list[str | None]:
         return [None] * n
     series = frame[column]
     return [None if missing else str(value) for value, missing in zip(series.tolist(), series.isna().tolist(), strict=True)]
-
-
-def _bits(mask: int):
-    while mask:
-        low = mask & -mask
-        yield low.bit_length() - 1
-        mask ^= low

@@ -27,7 +27,7 @@ from rdflib import Graph, Literal, URIRef
 from .concepts import Concept, ConceptIndex
 from .errors import ContradictoryFacts, InvalidFacts, InvalidValue, OntologyError, TooManyFindings
 from .formulas import Formula, read_formula
-from .logic import AxiomSet, Closure, Inconsistent, Named
+from .logic import AxiomSet, Closure, Inconsistent, Named, bit_indices
 from .logic.explain import justification, minimal_conflict, support
 from .namespaces import PT, RDF
 from .quantities import Quantity, QuantityTable
@@ -147,9 +147,9 @@ class FactSpace:
         for i in range(n):
             for polarity in (0, 1):
                 p, a = lit[2 * i + polarity]
-                for j in _bits(p & obs_mask):
+                for j in bit_indices(p & obs_mask):
                     by[2 * j][polarity] |= 1 << i
-                for j in _bits(a & obs_mask):
+                for j in bit_indices(a & obs_mask):
                     by[2 * j + 1][polarity] |= 1 << i
         return [(x[0], x[1]) for x in by]
 
@@ -551,10 +551,3 @@ def _value(node: object) -> object:
 
 def _describe(f: StatedFinding) -> str:
     return f"{f.concept.id} {'present' if f.present else 'absent'}"
-
-
-def _bits(mask: int):
-    while mask:
-        low = mask & -mask
-        yield low.bit_length() - 1
-        mask ^= low

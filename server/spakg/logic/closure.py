@@ -136,7 +136,7 @@ class Closure:
         # finish's table: (mask, the base's part of it present, absent, the component's consequences)
         self._finish = [(c.mask, *c.base_key, c.consequences) for c in self.components]
         # each literal's consequences as atom numbers (what it makes true, what it makes false)
-        self.lit_atoms = [(tuple(_bits(p)), tuple(_bits(a))) for p, a in self.lit]
+        self.lit_atoms = [(tuple(bit_indices(p)), tuple(bit_indices(a))) for p, a in self.lit]
         self.defined = 0  # the atoms definitions tie together: a literal that touches none needs no reasoning by cases
         for c in self.components:
             self.defined |= c.mask
@@ -158,7 +158,7 @@ class Closure:
         for atom in z_atoms:  # atoms related by an implication are not independent
             for lit in (2 * atom, 2 * atom + 1):
                 p, a = self.lit[lit]
-                for other in _bits((p | a) & z_mask):
+                for other in bit_indices((p | a) & z_mask):
                     parent[find(other)] = find(atom)
         groups: dict[int, list[int]] = {}
         for atom in z_atoms:
@@ -376,7 +376,8 @@ def _split(mask: int) -> tuple[int, int]:
     return p, a
 
 
-def _bits(mask: int):
+def bit_indices(mask: int):
+    """The positions of a mask's set bits, lowest first."""
     while mask:
         low = mask & -mask
         yield low.bit_length() - 1
