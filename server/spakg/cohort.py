@@ -137,10 +137,10 @@ def records_from_frame(layout: Layout, frame) -> Iterator[dict | Exception]:
     else:
         present = absent = np.zeros((n, 0), bool)
     numbers = [(c, q) for c, q in layout.numbers if layout.number_column(c, q) in columns]
-    number_values = _floats(frame, [layout.number_column(c, q) for c, q in numbers], n)
+    number_values = float_columns(frame, [layout.number_column(c, q) for c, q in numbers], n)
     measured = [m for m in layout.measurements if m in columns]
-    measured_values = _floats(frame, measured, n)
-    ages = _floats(frame, ["age"], n)[:, 0] if "age" in columns else None
+    measured_values = float_columns(frame, measured, n)
+    ages = float_columns(frame, ["age"], n)[:, 0] if "age" in columns else None
     ids = frame["id"].tolist() if "id" in columns else [None] * n
     sexes = frame["sex"].tolist() if "sex" in columns else [None] * n
     for r in range(n):
@@ -174,7 +174,8 @@ def records_from_frame(layout: Layout, frame) -> Iterator[dict | Exception]:
             yield exc
 
 
-def _floats(frame, names: list[str], n: int):
+def float_columns(frame, names: list[str], n: int):
+    """The named columns as a float matrix (rows × names), NaN wherever a cell is empty (however pandas holds it)."""
     import numpy as np
 
     if not names:

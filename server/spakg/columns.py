@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cohort import Layout, records_from_frame, results_frame, screen_records
+from .cohort import Layout, float_columns, records_from_frame, results_frame, screen_records
 from .knowledge import Knowledge
 from .logic import bit_indices
 from .rules import STATUS_NAMES
@@ -142,7 +142,7 @@ class ColumnScreener:
             column = self.layout.number_column(*key)
             if column not in columns:
                 continue
-            v = _floats(frame[column])
+            v = float_columns(frame, [column], n)[:, 0]
             has = ~np.isnan(v)
             if not has.any():
                 continue
@@ -178,7 +178,7 @@ class ColumnScreener:
             if name not in columns or name not in self.patient_slots:
                 continue
             slot, low, high = self.patient_slots[name]
-            v = _floats(frame[name])
+            v = float_columns(frame, [name], n)[:, 0]
             has = ~np.isnan(v)
             slow |= has & ((v < low) | (v > high))
             given |= has
@@ -257,10 +257,6 @@ def _bool_bits(words: np.ndarray, width: int) -> np.ndarray:
     """Rows of 64-bit words as a bool matrix (rows × bits), bit i of word w at column 64 w + i."""
     as_bytes = np.ascontiguousarray(words.astype("<u8")).view(np.uint8)
     return np.unpackbits(as_bytes, axis=1, bitorder="little")[:, :max(width, 1)].astype(bool)
-
-
-def _floats(series) -> np.ndarray:
-    return series.astype("Float64").to_numpy(float, na_value=np.nan)
 
 
 def _texts(frame, column: str, n: int) -> list[str | None]:
