@@ -126,12 +126,12 @@ class _Renderer:
         if kind == "FINDING" and not self.known_mask & item.bit:  # type: ignore[attr-defined]
             out = self.memo[item.slot] = _unknown_finding(item)  # type: ignore[arg-type]
             return out
+        if kind == "GROUP" or kind == "RULE":  # its generated writer has its own templates and memo entry
+            return _group_renderer(item)(self)  # type: ignore[arg-type]
         head, tail = _templates(item)
         status = _STATUS[self.statuses[item.slot]]
         if kind == "FINDING":
             out = b"".join((head, status, tail, self._finding(item)))  # type: ignore[arg-type]
-        elif kind == "GROUP" or kind == "RULE":
-            return _group_renderer(item)(self)  # type: ignore[arg-type]
         elif kind == "CONCLUSION":
             out = b"".join((head, status, tail, _STATUS[self.statuses[item.rule.slot]], b'"}'))  # type: ignore[attr-defined]
         else:  # QUANTITY
