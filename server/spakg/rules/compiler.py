@@ -171,67 +171,74 @@ def _lanes_function(items: list[Item], rules: list[Rule]) -> str:
     code = Code()
     code.lines.append("def lanes(PL, AL, Q, ALL):")
     code.line("get = Q.get")
-    alias: dict[str, str] = {}
-    seen: dict[str, str] = {}
-    for item in items:  # an item whose lines are an earlier one's (criteria share cut-offs) reads that one's lanes
+    sharing = _Sharing("MN")
+    for item in items:
         own = Code()
         try:
             item.emit_lanes(own)
         except ValueError:
             return ""
-        text = _LANE_NAME.sub(lambda m: alias.get(m.group(), m.group()), "\n".join(own.lines))
-        slot = str(item.slot)
-        key = re.sub(rf"\bc{slot}_", "c__", re.sub(rf"\b([MN]){slot}\b", r"\1_", text))
-        if text and key in seen:
-            alias.update({f"{c}{slot}": f"{c}{seen[key]}" for c in "MN"})
-            continue
-        seen[key] = slot
+        text = sharing.add(item.slot, "\n".join(own.lines))
         if text:
             code.lines.append(text)
     returned = ", ".join(f"{y}, {x}" for r in rules for y, x in [r.lanes()])
-    code.line(f"return ({_LANE_NAME.sub(lambda m: alias.get(m.group(), m.group()), returned)},)")
+    code.line(f"return ({sharing.rename(returned)},)")
     return "\n".join(code.lines) + "\n\n"
-
-
-_LANE_NAME = re.compile(r"\b[MN]\d+\b")
-
-
-_NAME = re.compile(r"\b[vmp]\d+\b")
-_COPY = re.compile(r"(v\d+) = (v\d+)")
 
 
 def _function(name: str, items: list[Item], returned: str, counts: bool,
               fixed: Mapping[int, tuple[float, float]] | None = None) -> str:
-    """``name(P, A, Q)``: every item's lines in order (with ``counts``, groups' counts as well as statuses). An item
-    that computes exactly what an earlier one did (criteria reuse the same finding with the same cut-off: onset
-    before 45, pain for 3 months) is not computed again: later lines, and the result, read the earlier item's variable
-    (common subexpressions, found on the code itself)."""
+    """``name(P, A, Q)``: every item's lines in order (with ``counts``, groups' counts as well as statuses), shared
+    where items compute the same thing (``_Sharing``)."""
     code = Code()
     code.lines.append(f"def {name}(P, A, Q):")
     code.line("get = Q.get")
-    alias: dict[str, str] = {}
-    seen: dict[str, str] = {}
-    shared = True
+    sharing = _Sharing("vmp")
     for item in items:
         own = Code(counts=counts, fixed=fixed)
         item.emit(own)
-        text = _NAME.sub(lambda m: alias.get(m.group(), m.group()), "\n".join(own.lines))
-        if shared:
-            copy = _COPY.fullmatch(text.strip())
-            if copy:  # a group of one item: its status is the item's, so later lines read the item's variable
-                alias[copy.group(1)] = copy.group(2)
-                continue
-            slot = item.var[1:]
-            key = re.sub(rf"\b([vmp]){slot}\b", r"\1_", text)
-            if key in seen:
-                first = seen[key]
-                alias.update({f"{c}{slot}": f"{c}{first}" for c in "vmp"})
-                continue
-            seen[key] = slot
-        code.lines.append(text)
-    returned = _NAME.sub(lambda m: alias.get(m.group(), m.group()), returned)
+        copy = _COPY.fullmatch(sharing.rename("\n".join(own.lines)).strip())
+        if copy:  # a group of one item: its status is the item's, so later lines read the item's variable
+            sharing.alias[copy.group(1)] = copy.group(2)
+            continue
+        text = sharing.add(item.slot, "\n".join(own.lines))
+        if text:
+            code.lines.append(text)
+    returned = sharing.rename(returned)
     code.line(f"return ({returned},)" if "," not in returned and returned else f"return ({returned})")
     return "\n".join(code.lines) + "\n\n"
+
+
+class _Sharing:
+    """Common subexpressions, found on the code itself: an item whose lines, its own names aside, are an earlier
+    item's (criteria reuse the same finding with the same cut-off: onset before 45, pain for 3 months) is not written
+    again, and later lines (and the result) read the earlier item's names. ``letters``: the prefixes of an item's
+    names (``v12``, ``m12``…); a group's counting temporaries (``c12_3``) are its own too."""
+
+    def __init__(self, letters: str) -> None:
+        self.letters = letters
+        self.names = re.compile(rf"\b[{letters}]\d+\b")
+        self.alias: dict[str, str] = {}
+        self.seen: dict[str, int] = {}
+
+    def rename(self, text: str) -> str:
+        return self.names.sub(lambda m: self.alias.get(m.group(), m.group()), text)
+
+    def add(self, slot: int, text: str) -> str | None:
+        """The item's lines to write, or None when they are an earlier item's (or empty)."""
+        text = self.rename(text)
+        if not text:
+            return None
+        key = re.sub(rf"\bc{slot}_", "c__", re.sub(rf"\b([{self.letters}]){slot}\b", r"\1_", text))
+        first = self.seen.get(key)
+        if first is not None:
+            self.alias.update({f"{c}{slot}": f"{c}{first}" for c in self.letters})
+            return None
+        self.seen[key] = slot
+        return text
+
+
+_COPY = re.compile(r"(v\d+) = (v\d+)")
 
 
 def _every_item(rules: list[Rule]) -> list[Item]:
