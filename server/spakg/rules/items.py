@@ -252,13 +252,7 @@ class QuantityItem(Item):
         if code.fixed is not None:  # the numbers are known now: the status is a constant
             code.line(f"{v} = {min(decide_comparison(c.op, c.value, code.fixed.get(c.slot)) for c in self.comparisons)}")
             return
-        first, *rest = self.comparisons
-        code.line(f"q = get({first.slot})")
-        code.line(f"{v} = {first.code()}")
-        for c in rest:
-            code.line(f"q = get({c.slot})")
-            code.line(f"t = {c.code()}")
-            code.line(f"if t < {v}: {v} = t")
+        _emit_least(code, v, self.comparisons, temp="t")
 
     def quantity_items(self) -> list[QuantityItem]:
         return [self]
@@ -272,15 +266,15 @@ class QuantityItem(Item):
         return ", ".join(c.describe() for c in self.comparisons)
 
 
-def _emit_least(code: Code, var: str, comparisons: tuple[Comparison, ...]) -> None:
-    """``var`` = the least status of the comparisons (as QuantityItem.emit decides them)."""
+def _emit_least(code: Code, var: str, comparisons: tuple[Comparison, ...], temp: str = "u") -> None:
+    """``var`` = the least status of the comparisons, each read from its slot (``temp`` holds the one in hand)."""
     first, *rest = comparisons
     code.line(f"q = get({first.slot})")
     code.line(f"{var} = {first.code()}")
     for c in rest:
         code.line(f"q = get({c.slot})")
-        code.line(f"u = {c.code()}")
-        code.line(f"if u < {var}: {var} = u")
+        code.line(f"{temp} = {c.code()}")
+        code.line(f"if {temp} < {var}: {var} = {temp}")
 
 
 @dataclass(eq=False)
