@@ -203,7 +203,7 @@ def test_graphql_assess_fhir_returns_the_assessment_with_its_reading(server):
     stated = [s for i in a["inferences"] for it in i["explanation"]["items"] if it["finding"]
               for s in it["finding"]["statedBy"]]
     assert stated and all(s["resources"] for s in stated)
-    bad = gql(base, q, {"b": json.dumps({"resourceType": "Bundle", "type": "batch"})})
+    bad = gql(base, q, {"b": json.dumps({"resourceType": "Bundle", "type": "message"})})
     assert bad["errors"][0]["extensions"]["code"] == "INVALID_FACTS"
 
 
