@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..knowledge import Knowledge
 from ..web.pages import explorer_routes, not_found_page
+from .cdshooks import MAX_BODY_BYTES as CDS_MAX_BODY_BYTES
 from .cdshooks import cds_routes
 from .limits import Limits
 from .middleware import Guard, log_internal
@@ -55,17 +56,19 @@ def error_body(message: str, code: str) -> dict:
 class BodyLimit:
     """Refuses request bodies over the limit with 413 and a GraphQL-shaped error, before anything parses them."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}  # path prefix -> its own limit (a CDS call carries a whole record)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = next((n for prefix, n in self.larger.items() if scope["path"].startswith(prefix)), self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, receive, send, limit)
             return
         chunks: list[bytes] = []
         size = 0
@@ -76,8 +79,8 @@ class BodyLimit:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send)
+            if size > limit:
+                await self._refuse(scope, receive, send, limit)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -93,9 +96,9 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = JSONResponse(error_body(
-            f"Request body is larger than {self.max_bytes} bytes; send fewer patients or findings per request.",
+            f"Request body is larger than {limit} bytes; send fewer patients or findings per request.",
             "PAYLOAD_TOO_LARGE"), status_code=413)
         await response(scope, receive, send)
 
@@ -185,7 +188,8 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
     app.state.watcher = watcher
     app.state.graphql = graphql
     app.state.sparql = pool
-    inner: ASGIApp = GZipMiddleware(BodyLimit(app, limits.max_body_bytes), minimum_size=1024)
+    inner: ASGIApp = GZipMiddleware(BodyLimit(app, limits.max_body_bytes, {"/cds-services/": CDS_MAX_BODY_BYTES}),
+                                    minimum_size=1024)
     if cors_origins:
         inner = CORSMiddleware(inner, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
                                allow_headers=["content-type", "authorization", "x-request-id"], max_age=600)

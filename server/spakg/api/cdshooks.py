@@ -27,11 +27,8 @@ from ..knowledge import Knowledge
 
 SERVICE_ID = "spakg-axspa"
 HOOK = "patient-view"
-PREFETCH = {
-    "patient": "Patient/{{context.patientId}}",
-    "conditions": "Condition?patient={{context.patientId}}",
-    "observations": "Observation?patient={{context.patientId}}",
-}
+PREFETCH = ("patient", "conditions", "observations")  # the keys; their templates come from the value sets
+MAX_BODY_BYTES = 8 << 20  # a whole inpatient record still fits, read off the event loop
 EXTENSION = "org.w3id.spakg.reading"
 ERRORS_SYSTEM = "https://w3id.org/spakg/errors"
 
@@ -42,6 +39,18 @@ class HookError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+def prefetch_templates(knowledge: Knowledge) -> dict[str, str]:
+    """What the EHR sends before a call. Observations are asked for by the codes spakg reads (the value sets'
+    laboratory tests, findings and numbers), so an inpatient's thousands of vital signs stay at home. Conditions are
+    asked for whole: a problem list is small, and an ICD-10 code is read with its descendants (K50.90 under K50),
+    which a FHIR token search cannot ask for portably (``:below`` is optional for servers)."""
+    return {
+        "patient": "Patient/{{context.patientId}}",
+        "conditions": "Condition?patient={{context.patientId}}",
+        "observations": "Observation?patient={{context.patientId}}&code=" + knowledge.fhir.codes.observation_search(),
+    }
+
+
 def discovery(knowledge: Knowledge) -> dict:
     referral = [r.label for r in knowledge.rules.order if r.rule_type == REFERRAL]  # the ontology's, not named here
     return {"services": [{
@@ -50,9 +59,10 @@ def discovery(knowledge: Knowledge) -> dict:
         "description": f"Reads the patient's conditions and observations against {'; '.join(referral)}: a warning "
                        "card when one of them is met, an info card naming the questions (and orders) that would "
                        "settle an undetermined one. Classification criteria are not a diagnosis.",
-        "prefetch": PREFETCH,
+        "prefetch": prefetch_templates(knowledge),
         "usageRequirements": "spakg fetches nothing itself: send all three prefetch keys (null where there is no "
-                             "data). Codes: SNOMED CT, ICD-10, LOINC for CRP, or spakg's own (https://w3id.org/spakg).",
+                             "data), at most 8 MiB in all. The codes spakg reads (SNOMED CT, ICD-10, ICD-10-CM, LOINC "
+                             "and its own) are its value sets, GET /fhir/ValueSet.",
     }]}
 
 
@@ -66,15 +76,19 @@ def cds_routes(current: Callable[[], Knowledge]) -> list[Route]:
             if service != SERVICE_ID:
                 raise HookError(404, "UNKNOWN_SERVICE", f"No CDS service {service[:60]!r}; GET /cds-services lists "
                                                         f"the one there is ({SERVICE_ID}).")
-            body = _json(await request.body())
-            bundle = bundle_from_request(body)
-            # off the event loop: a large record takes tens of milliseconds, /healthz must not wait for it
-            return JSONResponse(await run_in_threadpool(respond, current(), bundle, str(request.base_url)))
+            raw = await request.body()
+            # off the event loop: a large record takes tens of milliseconds to parse and read; /healthz must not wait
+            return JSONResponse(await run_in_threadpool(answer, current(), raw, str(request.base_url)))
         except HookError as e:
             return JSONResponse({"error": {"code": e.code, "message": e.message}}, status_code=e.status)
 
     return [Route("/cds-services", services, methods=["GET"]),
             Route("/cds-services/{service}", call, methods=["POST"])]
+
+
+def answer(knowledge: Knowledge, raw: bytes, base_url: str) -> dict:
+    """A call's body, parsed, checked and assessed (in a worker thread)."""
+    return respond(knowledge, bundle_from_request(_json(raw)), base_url)
 
 
 def respond(knowledge: Knowledge, bundle: dict, base_url: str) -> dict:
@@ -135,14 +149,24 @@ def bundle_from_request(body: object) -> dict:
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
-def request_from_bundle(bundle: Mapping, user: str = "Practitioner/example") -> dict:
+def request_from_bundle(bundle: Mapping, user: str = "Practitioner/example", knowledge: Knowledge | None = None) -> dict:
     """A patient-view call as a CDS client would send it for this Bundle's patient: the prefetch filled by the
-    service's three templates (a searchset per resource type; null where the record has none, as the spec says)."""
-    entries = [e["resource"] for e in bundle["entry"]]
+    service's three templates (a searchset per resource type; null where the record has none, as the spec says).
+    With ``knowledge``, observations are filtered by the template's codes, as a FHIR server would; without, every
+    observation is sent (a client that ignores the filter)."""
+    entries = [e["resource"] for e in bundle["entry"] if isinstance(e.get("resource"), Mapping)]
     patient = next(r for r in entries if r["resourceType"] == "Patient")
+    own = knowledge.fhir.codes.own_system if knowledge is not None else None
+    wanted = set(knowledge.fhir.codes.observation_codes()) if knowledge is not None else None
+
+    def matches(r: Mapping) -> bool:  # as a FHIR server answers the template's code= search
+        if wanted is None or r["resourceType"] != "Observation":
+            return True
+        codings = (r.get("code") or {}).get("coding") or []
+        return any(c.get("system") == own or (c.get("system"), c.get("code")) in wanted for c in codings)
 
     def searchset(kind: str) -> dict | None:
-        found = [{"resource": r} for r in entries if r["resourceType"] == kind]
+        found = [{"resource": r} for r in entries if r["resourceType"] == kind and matches(r)]
         return {"resourceType": "Bundle", "type": "searchset", "total": len(found), "entry": found} if found else None
 
     return {"hook": HOOK, "hookInstance": str(uuid.uuid4()), "context": {"userId": user, "patientId": patient["id"]},

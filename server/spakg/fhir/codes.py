@@ -126,6 +126,22 @@ class CodeBook:
                     return below
         return None
 
+    def observation_codes(self) -> list[tuple[str, str]]:
+        """Every coding an Observation spakg reads may carry: laboratory tests, numbers about the patient and the
+        findings' codes (those read as present or absent), in a fixed order; ICD-10 codes are diagnoses, sent as
+        Conditions, and are left out."""
+        keys = {*self.labs, *self.measurements}
+        keys.update(k for k, codes in self.concepts.items()
+                    if k[0] not in self.by_prefix and any(c.states_presence for c in codes))
+        return sorted(keys)
+
+    def observation_search(self) -> str:
+        """``observation_codes`` as the value of a FHIR token search (``code=``): spakg's own code system as a whole
+        (``system|``, every code in it) rather than code by code, so the URL stays short."""
+        own = self.own_system
+        tokens = [f"{s}|{c}" for s, c in self.observation_codes() if s != own]
+        return ",".join([*tokens, *([f"{own}|"] if own else [])])
+
     def knows(self, key: tuple[str, str]) -> bool:
         """Whether spakg reads anything from this coding (a concept, a laboratory test, a number about the patient)."""
         return key in self.labs or key in self.measurements or self.concept_codes(key) is not None
