@@ -113,9 +113,14 @@ def test_an_undetermined_referral_gives_an_info_card_with_the_questions_and_orde
     assert info, cards
     asas = next(c for c in info if c["source"]["url"].endswith("/AsasReferralRecommendation"))
     assert "undetermined" in asas["summary"]
-    orders = {s["actions"][0]["resource"]["code"]["coding"][0]["code"] for s in asas["suggestions"]}
+    codings = [s["actions"][0]["resource"]["code"]["coding"] for s in asas["suggestions"]]
+    orders = {c["code"] for coding in codings for c in coding if c["system"] == "https://w3id.org/spakg"}
     assert "HLAB27Test" in orders and orders <= {"HLAB27Test", "BloodTest", "MriOfSacroiliacJoints",
                                                  "XRayOfSacroiliacJoints", "Ultrasound"}
+    # each order also carries a code an EHR can place it with, first: LOINC HLA-B27 [Presence] for the HLA-B27 test
+    assert all(coding[0]["system"] in ("http://loinc.org", "http://snomed.info/sct") for coding in codings)
+    hla = next(coding for coding in codings if any(c["code"] == "HLAB27Test" for c in coding))
+    assert {"system": "http://loinc.org", "code": "4821-5", "display": "HLA-B27 [Presence]"} in hla
     assert "HLA-B27" in asas["detail"]
 
 
@@ -124,8 +129,9 @@ def test_no_card_when_no_referral_rule_applies(server):
     body = hook_request("past-psoriasis-symmetric-arthritis-rheumatoid-factor.json")
     r = call(base, body)
     assert r.status_code == 200 and r.json()["cards"] == []
-    unused = r.json()["extension"]["org.w3id.spakg.reading"]["unused"]
-    assert [u["reason"] for u in unused] == ["UNKNOWN_CODE"]
+    reading = r.json()["extension"]["org.w3id.spakg.reading"]
+    assert reading["unused"] == []  # every coding read, the ICD-10-CM translation of psoriasis (L40.0) too
+    assert {s["concept"] for s in reading["statedFrom"]} >= {"PersonalHistoryOfPsoriasis", "RheumatoidFactorPositive"}
 
 
 def test_a_missing_prefetch_is_412_as_the_specification_says(server):

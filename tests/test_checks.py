@@ -275,12 +275,23 @@ def test_inside_a_checkout_the_commands_read_its_files_and_say_so(tmp_path):
 
 
 def test_a_fhir_mapping_that_points_nowhere_is_named_by_the_check(ontology_copy):
-    edit(ontology_copy, "fhir.ttl", "fx:states spakg:ElevatedCRP ;", "fx:states spakg:ElevatedCrp ;")
-    edit(ontology_copy, "fhir.ttl", 'fx:code "SCTID:10828004" ;', 'fx:code "SNOMED:10828004" ;')
+    edit(ontology_copy, "valuesets.ttl", "fx:states spakg:ElevatedCRP ;", "fx:states spakg:ElevatedCrp ;")
+    edit(ontology_copy, "valuesets.ttl", 'fx:code "SCTID:10828004" ;', 'fx:code "SNOMED:10828004" ;')
+    # a code whose source is not said, and one that claims the descendants of a code system that has none
+    edit(ontology_copy, "valuesets.ttl", 'fx:code "SCTID:279039007" ; fx:standsFor spakg:BackPain ;',
+         'fx:code "SCTID:279039007" ; fx:standsFor spakg:BackPain ; fx:withDescendants true ;')
+    text = (ontology_copy / "valuesets.ttl").read_text(encoding="utf-8")
+    start = text.index("fx:sctid-2733002-HeelPain")
+    end = text.index(" .\n", start)
+    block = text[start:end]
+    (ontology_copy / "valuesets.ttl").write_text(
+        text.replace(block, block[:block.index("    fx:verifiedIn")].rstrip().rstrip(";")), encoding="utf-8")
     report = check(ontology_copy)
     assert not report.ok
     found = [f for r in report.results for f in r.findings]
     messages = " | ".join(f.message for f in found)
     assert "CrpMassConcentration names ElevatedCrp, which is not an observable class" in messages
     assert "Positive: fx:code 'SNOMED:10828004' is in no code system with an fx:system" in messages
+    assert "sctid-2733002-HeelPain: a code mapping needs fx:code, fx:standsFor and fx:verifiedIn" in messages
+    assert "sctid-279039007-BackPain: fx:withDescendants in a code system whose codes do not extend" in messages
     assert all(f.fix for f in found)

@@ -119,13 +119,22 @@ def test_unknown_codes_refuted_conditions_and_mg_per_dl_are_read_as_fhir_means_t
     # unknown is not absent: the provisional uveitis is in neither the present nor the absent facts above
 
 
-def test_a_broad_code_never_states_the_narrower_concept(knowledge):
-    """ICD-10-CM M45 also holds non-radiographic axSpA: neither present nor refuted may it say 'ankylosing spondylitis'."""
-    for verification in ("confirmed", "refuted"):
-        a = assess_bundle(knowledge, bundle(condition("m45", "http://hl7.org/fhir/sid/icd-10-cm", "M45", verification)))
-        assert a.origin.record["findings"] == []
-        [u] = a.origin.unused
-        assert u.reason == "LOOSE_MATCH" and "broader than AnkylosingSpondylitis" in u.message
+def test_a_broad_code_never_states_the_narrower_concept_and_is_read_only_as_far_as_it_goes(knowledge):
+    """ICD-10-CM M45 also holds non-radiographic axSpA (since FY2022): it never says 'ankylosing spondylitis', present
+    or refuted; it says axial SpA is present (what both are), and its refutation says nothing (M45 is narrower than
+    axial SpA, whose other forms it does not cover)."""
+    a = assess_bundle(knowledge, bundle(condition("m45", "http://hl7.org/fhir/sid/icd-10-cm", "M45", "confirmed")))
+    assert a.origin.record["findings"] == [{"concept": "AxialSpondyloarthritis", "present": True}]
+    a = assess_bundle(knowledge, bundle(condition("m45", "http://hl7.org/fhir/sid/icd-10-cm", "M45", "refuted")))
+    assert a.origin.record["findings"] == []
+    assert {u.reason for u in a.origin.unused} == {"LOOSE_MATCH"}
+    assert any("broader than AnkylosingSpondylitis" in u.message for u in a.origin.unused)
+    # a code below M45 by site is read as what it is: M45.6 ankylosing spondylitis, M45.A6 nr-axSpA, and so is an
+    # old record's undotted code
+    for code, concept in (("M45.6", "AnkylosingSpondylitis"), ("M45.A6", "NonRadiographicAxialSpondyloarthritis"),
+                          ("M456", "AnkylosingSpondylitis")):
+        a = assess_bundle(knowledge, bundle(condition("c", "http://hl7.org/fhir/sid/icd-10-cm", code)))
+        assert [f["concept"] for f in a.origin.record["findings"]] == [concept], code
 
 
 def test_mondo_and_doid_snomed_codes_are_both_accepted_and_the_source_recorded(knowledge):
@@ -201,7 +210,7 @@ def test_spakg_assess_reads_a_bundle_file_and_reports_how_it_was_read(tmp_path):
                          capture_output=True, text=True, check=True).stdout
     line = json.loads(out)
     assert line["CasparCriteria"] == "NOT_MET" and line["id"] == "pt-52f"
-    assert line["fhir"]["unused"][0]["reason"] == "UNKNOWN_CODE"  # the ICD-10-CM translation spakg does not know
+    assert line["fhir"]["unused"] == []  # the ICD-10-CM translation (L40.0, psoriasis vulgaris) is read too
     lines = tmp_path / "bundles.jsonl"
     lines.write_text("\n".join(json.dumps(json.loads(p.read_text())) for p in HAND_WRITTEN) + "\n")
     out = subprocess.run([sys.executable, "-m", "spakg.cli", "assess", str(lines), "--detail", "outcomes",

@@ -19,7 +19,7 @@ import orjson
 
 from .cohort import Layout, results_frame, screened, status_codes
 from .columns import ColumnScreener
-from .fhir.bulk import bulk_files, patient_of, screen_groups
+from .fhir.bulk import bucket_lines, bulk_files, screen_bucket
 from .knowledge import Knowledge
 
 CHUNK_LINES = 50_000
@@ -197,20 +197,22 @@ def screen(source: Path, out: Path, ontology: str | None = None, workers: int = 
 
 
 def _screen_bulk(files: list[Path], out: Path, ontology: str | None, as_of: date | None) -> int:
-    """FHIR Bulk Data NDJSON: lines regrouped by patient on the cluster (a Dask bag's groupby), each patient screened
-    as a Bundle by the workers. There is no one input order, so rows are numbered in the order of the patients' ids
-    (a row for lines that name no patient comes last): the results come back as compact frames (a category code per
-    rule and patient) to be sorted and written here."""
+    """FHIR Bulk Data NDJSON: lines regrouped by patient on the cluster (one hash shuffle: ``fhir.bulk``), each
+    patient screened as a Bundle by the workers. There is no one input order, so rows are numbered in the order of
+    the patients' ids (a row for lines that name no patient comes last): the results come back as compact frames (a
+    category code per rule and patient) to be sorted and written here."""
+    import dask
     import dask.bag as db
     import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     rules = [r.id for r in _knowledge(ontology).rules.order]
-    lines = db.read_text([str(f) for f in files], blocksize=BULK_BLOCK, include_path=True)
-    lines = lines.filter(lambda item: item[0].strip() != "")
-    grouped = lines.groupby(patient_of, npartitions=max(2, lines.npartitions), shuffle="tasks")
-    parts = grouped.map_partitions(_bulk_partition, ontology, as_of).compute()
+    blocks = db.read_text([str(f) for f in files], blocksize=BULK_BLOCK, include_path=True).to_delayed()
+    buckets = max(4, len(blocks))
+    split = [dask.delayed(bucket_lines, nout=buckets)(block, buckets) for block in blocks]
+    parts = dask.compute(*[dask.delayed(screen_bucket)([s[i] for s in split], ontology, as_of)
+                           for i in range(buckets)])
     frame = pd.concat(parts, ignore_index=True) if parts else _no_results(rules)
     frame = frame.iloc[frame["id"].fillna("\uffff").argsort(kind="stable")].reset_index(drop=True)
     frame["row"] = range(len(frame))
@@ -219,11 +221,6 @@ def _screen_bulk(files: list[Path], out: Path, ontology: str | None, as_of: date
         piece = frame.iloc[start:start + BULK_PART_ROWS]
         pq.write_table(pa.Table.from_pandas(piece, schema=schema, preserve_index=False), out / f"part.{part}.parquet")
     return len(frame)
-
-
-def _bulk_partition(groups, ontology: str | None, as_of: date | None) -> list:
-    """One partition of patients' lines, screened, as one frame (in a list: a bag's partition is a sequence)."""
-    return [screen_groups(list(groups), ontology, as_of)]
 
 
 def _line_chunks(source: Path) -> Iterator[list[str]]:

@@ -21,6 +21,7 @@ from ..knowledge import Knowledge
 from ..web.pages import explorer_routes, not_found_page
 from .cdshooks import MAX_BODY_BYTES as CDS_MAX_BODY_BYTES
 from .cdshooks import cds_routes
+from .fhir_routes import fhir_routes
 from .limits import Limits
 from .middleware import Guard, log_internal
 from .reload import OntologyWatcher, WatchSettings
@@ -165,6 +166,7 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
         Route("/ontology", ontology),
         Route("/sparql", sparql, methods=["GET", "POST"]),
         *cds_routes(lambda: holder.current),
+        *fhir_routes(lambda: holder.current),
         *explorer_routes(lambda: holder.current, graphiql=graphiql, reports=reports),
     ]
 

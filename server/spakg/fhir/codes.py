@@ -105,6 +105,7 @@ class CodeBook:
     result_codes: list[ResultCode] = field(default_factory=list)
     orders: dict[str, list[OrderCode]] = field(default_factory=dict)  # investigation id -> its order codes
     labels: dict[str, str] = field(default_factory=dict)               # system URI -> its name ("SNOMED CT")
+    conditions_only: frozenset[str] = frozenset()  # concept ids a record keeps as Conditions (fx:recordedAs)
 
     def concept_codes(self, key: tuple[str, str]) -> list[ConceptCode] | None:
         """The concepts a coding names: its own mappings, else (ICD-10) those of the nearest code above it that is
@@ -116,7 +117,7 @@ class CodeBook:
         if not table or not isinstance(key[1], str):
             return None
         code = key[1].replace(".", "").strip().upper()
-        if code in table and key[1] != code:  # the same code written without its dot ("M459")
+        if code in table:  # the same code written another way ("M459", "m45.9")
             return table[code]
         for end in range(len(code) - 1, 1, -1):
             above = table.get(code[:end])
@@ -128,11 +129,11 @@ class CodeBook:
 
     def observation_codes(self) -> list[tuple[str, str]]:
         """Every coding an Observation spakg reads may carry: laboratory tests, numbers about the patient and the
-        findings' codes (those read as present or absent), in a fixed order; ICD-10 codes are diagnoses, sent as
-        Conditions, and are left out."""
+        findings' codes (those read as present or absent), in a fixed order. ICD-10 codes and the codes of classes a
+        record keeps as Conditions (fx:recordedAs: diseases) are left out."""
         keys = {*self.labs, *self.measurements}
-        keys.update(k for k, codes in self.concepts.items()
-                    if k[0] not in self.by_prefix and any(c.states_presence for c in codes))
+        keys.update(k for k, codes in self.concepts.items() if k[0] not in self.by_prefix and any(
+            c.states_presence and c.concept.id not in self.conditions_only for c in codes))
         return sorted(keys)
 
     def observation_search(self) -> str:
@@ -279,6 +280,9 @@ class CodeBook:
                 if unit is not None and isinstance(factor, Literal):
                     factors[str(unit)] = float(factor.toPython())
             book.units[q.name] = Unit(str(own), factors)
+        recorded = [concepts.by_iri.get(str(s)) for s, o in graph.subject_objects(FX.recordedAs) if str(o) == "Condition"]
+        book.conditions_only = frozenset(c.id for top in recorded if top is not None
+                                         for c in (top, *top.descendants))
         for prop, table in ((FX.whenActive, book.when_active), (FX.whenInactive, book.when_inactive)):
             for s, o in graph.subject_objects(prop):
                 if isinstance(s, URIRef) and isinstance(o, URIRef):
