@@ -195,7 +195,11 @@ class CdsTrust:
                     issuer.sources.append(UrlKeys(s))
                 else:
                     path = Path(s).expanduser().resolve()
-                    _load_key_set(path.read_bytes(), f"JWKS file {path}")  # fail at start, not on the first call
+                    try:  # fail at start, not on the first call
+                        raw = path.read_bytes()
+                    except OSError as e:
+                        raise ValueError(f"JWKS file {path} cannot be read ({e.strerror}).") from None
+                    _load_key_set(raw, f"JWKS file {path}")
                     issuer.sources.append(FileKeys(path))
         self.replays = ReplayCache()
 

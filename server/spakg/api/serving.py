@@ -66,6 +66,7 @@ def build_app(options: ServeOptions) -> Starlette:
     from ..knowledge import Knowledge
     from .app import create_app
 
+    trust = cds_trust_from(options)  # before the ontology loads: a bad --cds-trust fails at once
     limits = Limits(**options.limits)
     directory = Path(options.ontology) if options.ontology else None
     watch = None
@@ -85,7 +86,7 @@ def build_app(options: ServeOptions) -> Starlette:
     knowledge.facts.max_findings = limits.max_findings
     app = create_app(knowledge, limits, watch=watch, introspection=options.introspection, graphiql=options.graphiql,
                      cors_origins=options.cors_origins, reports=Path(options.reports) if options.reports else None,
-                     cds_trust=cds_trust_from(options))
+                     cds_trust=trust)
     # Everything loaded so far lives as long as the server: out of the collector's sight, a full collection no longer
     # walks it (pauses of 12-51 ms at p99 before).
     gc.collect()
