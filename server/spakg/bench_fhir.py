@@ -115,3 +115,87 @@ def print_bundles(k: Knowledge) -> None:
         print(f"  {n:>5,} entries ({f['kib']:6.0f} KiB): JSON {f['parse_ms']:7.2f} ms, read (fhirclient validation + "
               f"codes) {f['read_ms']:7.2f} ms, + assess {f['assess_ms']:7.2f} ms, + full proof JSON {f['proof_ms']:7.2f} ms")
 
+
+
+def bench_cds_trust(k: Knowledge, rounds: int = 3, requests: int = 100) -> dict[str, dict[str, float]]:
+    """CDS Hooks patient-view requests/s (one client, one at a time) on a server without --cds-trust and on one with
+    it, each call with a fresh RS384 or ES384 token (minted before timing); A/B interleaved in rounds, so a loaded
+    machine slows both alike. Two servers are started here on loopback ports, with keys made here."""
+    import contextlib
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+    import uuid
+    from pathlib import Path
+
+    import httpx
+    from joserfc import jwt
+    from joserfc.jwk import ECKey, KeySet, RSAKey
+
+    keys = {"RS384": RSAKey.generate_key(2048, parameters={"kid": "bench-rsa"}, private=True),
+            "ES384": ECKey.generate_key("P-384", parameters={"kid": "bench-ec"}, private=True)}
+    issuer = "https://ehr.bench.invalid"
+    body = orjson.dumps(cds_request(k))
+
+    def port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    @contextlib.contextmanager
+    def serving(*args: str):
+        p = port()
+        proc = subprocess.Popen([sys.executable, "-m", "spakg.cli", "serve", "--port", str(p), "--log-level",
+                                 "error", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{p}"
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                        break
+                time.sleep(0.1)
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+
+    def tokens(alg: str, aud: str, n: int) -> list[str]:
+        now = int(time.time())
+        return [jwt.encode({"alg": alg, "typ": "JWT", "kid": keys[alg].kid},
+                           {"iss": issuer, "aud": aud, "iat": now, "exp": now + 600, "jti": str(uuid.uuid4())},
+                           keys[alg], algorithms=[alg]) for _ in range(n)]
+
+    def batch(client: httpx.Client, url: str, bearer: list[str | None]) -> list[float]:
+        times = []
+        for token in bearer:
+            headers = {"content-type": "application/json", **({"authorization": f"Bearer {token}"} if token else {})}
+            t = time.perf_counter()
+            client.post(url, content=body, headers=headers).raise_for_status()
+            times.append(time.perf_counter() - t)
+        return times
+
+    with tempfile.TemporaryDirectory() as tmp:
+        jwks = Path(tmp) / "jwks.json"
+        jwks.write_text(json.dumps(KeySet(list(keys.values())).as_dict(private=False)))
+        with serving() as open_base, serving("--cds-trust", f"{issuer}={jwks}") as trusted_base, \
+                httpx.Client(timeout=30) as client:
+            service = "/cds-services/spakg-axspa"
+            minted = {alg: tokens(alg, trusted_base + service, (rounds + 1) * requests) for alg in keys}
+            batch(client, open_base + service, [None] * 20)  # warm both
+            batch(client, trusted_base + service, minted["RS384"][:10] + minted["ES384"][:10])
+            times: dict[str, list[float]] = {"open": [], "RS384": [], "ES384": []}
+            for r in range(1, rounds + 1):
+                times["open"] += batch(client, open_base + service, [None] * requests)
+                for alg in keys:
+                    times[alg] += batch(client, trusted_base + service, minted[alg][r * requests:(r + 1) * requests])
+    return {name: {"rps": len(t) / sum(t), "p50_ms": statistics.median(t) * 1e3} for name, t in times.items()}
+
+
+def print_cds_trust(k: Knowledge) -> None:
+    f = bench_cds_trust(k)
+    print("CDS Hooks patient-view, one client, without and with --cds-trust (A/B interleaved, fresh token per call):")
+    print(f"  open {f['open']['rps']:,.0f} req/s (p50 {f['open']['p50_ms']:.2f} ms); trusted-only, RS384 "
+          f"{f['RS384']['rps']:,.0f} req/s (p50 {f['RS384']['p50_ms']:.2f} ms), ES384 {f['ES384']['rps']:,.0f} req/s "
+          f"(p50 {f['ES384']['p50_ms']:.2f} ms)")
