@@ -298,3 +298,14 @@ def test_a_trust_option_that_cannot_be_used_stops_the_start_with_a_message(tmp_p
         run = subprocess.run([sys.executable, "-m", "spakg.cli", "serve", "--port", str(free_port()), "--cds-trust", arg],
                              capture_output=True, text=True, timeout=60)
         assert run.returncode == 2 and said in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
+def test_a_token_accepted_by_one_worker_process_is_refused_by_the_others(tmp_path, jwks_file):
+    """With --workers 2 the kernel hands connections to either process: the jti cache is shared between them."""
+    with running_server("--cds-trust", f"{EHR}={jwks_file}", "--workers", "2", log=tmp_path / "server.log") as base:
+        once = token(Keys.ec, "ES384", base + SERVICE)
+        codes = []
+        for _ in range(8):  # a new connection each time, so both workers get some
+            r = call(base, once)
+            codes.append(r.status_code if r.status_code == 200 else r.json()["error"]["code"])
+        assert codes == [200] + ["TOKEN_REPLAYED"] * 7, codes

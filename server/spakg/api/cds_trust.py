@@ -9,7 +9,8 @@ the signature valid; ``aud`` the URL of the endpoint called; ``exp`` not past an
 
 Keys: a JWKS file is re-read when its modification time changes; a JWKS URL is fetched with a timeout, cached for
 ``CACHE_SECONDS``, and fetched again early (at most every ``REFETCH_SECONDS``) when a token names a ``kid`` it lacks,
-so a rotated key is picked up without a restart. A refusal logs the issuer and the code only, never the token.
+so a rotated key is picked up without a restart. A refusal logs the issuer and the code only, never the token. The
+jti cache is in memory, or a SQLite file shared by the worker processes of ``--workers N``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import heapq
 import logging
 import math
 import os
+import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -167,6 +170,29 @@ class ReplayCache:
         return True
 
 
+class SharedReplayCache:
+    """The replay cache of ``spakg serve --workers N``: one SQLite file all the worker processes write, so a token
+    accepted by one worker is refused by the others. An insert of (issuer, jti) that finds the pair alive is a replay."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(path, timeout=5, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=OFF")  # a lost entry on a power cut: its token has expired by then
+        self._db.execute("CREATE TABLE IF NOT EXISTS seen (issuer TEXT, jti TEXT, until REAL, "
+                         "PRIMARY KEY (issuer, jti)) WITHOUT ROWID")
+        self._lock = threading.Lock()
+        self._adds = 0
+
+    def add(self, issuer: str, jti: str, exp: float, now: float) -> bool:
+        with self._lock:
+            self._adds += 1
+            if self._adds % 512 == 0:
+                self._db.execute("DELETE FROM seen WHERE until < ?", (now,))
+            cursor = self._db.execute("INSERT INTO seen VALUES (?, ?, ?) ON CONFLICT (issuer, jti) DO UPDATE SET "
+                                      "until = excluded.until WHERE seen.until < ?", (issuer, jti, exp + SKEW_SECONDS, now))
+            return cursor.rowcount == 1
+
+
 def parse_trust(entries: Iterable[str]) -> dict[str, list[str]]:
     """``--cds-trust ISSUER=JWKS`` options as {issuer: [sources]}; the issuer ends at the first '=' (an issuer is a
     URL without a query, a JWKS URL may have one). Raises ValueError naming what to fix."""
@@ -184,7 +210,7 @@ class CdsTrust:
     """The issuers spakg trusts and their keys; ``check`` verifies one request's bearer token."""
 
     def __init__(self, issuers: Mapping[str, Sequence[str]], discovery: bool = False,
-                 base_url: str | None = None) -> None:
+                 base_url: str | None = None, replay_store: str | None = None) -> None:
         self.discovery = discovery  # whether GET /cds-services needs a token too
         self.base_url = base_url.rstrip("/") if base_url else None
         self.issuers: dict[str, Issuer] = {}
@@ -201,7 +227,8 @@ class CdsTrust:
                         raise ValueError(f"JWKS file {path} cannot be read ({e.strerror}).") from None
                     _load_key_set(raw, f"JWKS file {path}")
                     issuer.sources.append(FileKeys(path))
-        self.replays = ReplayCache()
+        # one process: in memory; worker processes: a file they share (``replay_store``)
+        self.replays = SharedReplayCache(Path(replay_store)) if replay_store else ReplayCache()
 
     async def check(self, authorization: str | None, audiences: Sequence[str]) -> dict:
         """The verified claims of the request's token, or TrustError. ``audiences``: the endpoint URLs accepted."""

@@ -8,6 +8,7 @@ import gc
 import json
 import os
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,7 @@ class ServeOptions:
     cds_trust: tuple[str, ...] = ()               # ISSUER=JWKS-FILE-or-URL: only these EHRs may call CDS Hooks
     cds_trust_discovery: bool = False             # with cds_trust: GET /cds-services needs a token too
     cds_base_url: str | None = None               # the public base URL a token's aud names (default: the request's)
+    cds_replay_store: str | None = None           # set by run() for worker processes: their shared jti cache
 
 
 class NotFit(Exception):
@@ -49,7 +51,7 @@ def cds_trust_from(options: ServeOptions):
 
     try:
         return CdsTrust(parse_trust(options.cds_trust), discovery=options.cds_trust_discovery,
-                        base_url=options.cds_base_url)
+                        base_url=options.cds_base_url, replay_store=options.cds_replay_store)
     except (OSError, ValueError) as e:
         raise BadTrust(str(e)) from None
 
@@ -114,6 +116,9 @@ def run(options: ServeOptions, host: str, port: int, log_level: str, workers: in
             uvicorn.run(app, **common)
             return 0
         build_app(options)  # fail here, once, rather than in every worker
+        if options.cds_trust:  # a token one worker accepted must be refused by the others
+            shared = tempfile.TemporaryDirectory(prefix="spakg-cds-replay-")
+            options = dataclasses.replace(options, cds_replay_store=str(Path(shared.name) / "jti.sqlite3"))
         os.environ[ENV] = json.dumps(dataclasses.asdict(options))
         print(f"spakg serving http://{host}:{port}/graphql with {workers} worker processes; "
               f"{cds_access_line(options)}", file=sys.stderr)
