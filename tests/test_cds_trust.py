@@ -309,3 +309,42 @@ def test_a_token_accepted_by_one_worker_process_is_refused_by_the_others(tmp_pat
             r = call(base, once)
             codes.append(r.status_code if r.status_code == 200 else r.json()["error"]["code"])
         assert codes == [200] + ["TOKEN_REPLAYED"] * 7, codes
+
+
+def test_a_key_rotated_at_a_jwks_url_is_fetched_again_but_no_more_often_than_the_interval(monkeypatch):
+    """In process (the interval is 30 s in service; here 1 s), against a loopback JWKS server: an unknown kid fetches
+    the URL again once the interval has passed, and a burst of unknown kids does not make a burst of fetches."""
+    import asyncio
+
+    from spakg.api import cds_trust
+    from spakg.api.cds_trust import CdsTrust, TrustError
+
+    monkeypatch.setattr(cds_trust, "REFETCH_SECONDS", 1.0)
+    old = ECKey.generate_key("P-384", parameters={"kid": "old"}, private=True)
+    new = ECKey.generate_key("P-384", parameters={"kid": "new"}, private=True)
+    jwks = JwksServer(KeySet([old]).as_dict(private=False))
+    aud = "https://cds.example.org/cds-services/spakg-axspa"
+    trust = CdsTrust({EHR_URL: [jwks.url]})
+
+    async def code(key) -> str:
+        try:
+            await trust.check(f"Bearer {token(key, 'ES384', aud, iss=EHR_URL)}", [aud])
+            return "OK"
+        except TrustError as e:
+            return e.code
+
+    async def scenario() -> list[str]:
+        seen = [await code(old)]
+        jwks.key_set = KeySet([new]).as_dict(private=False)  # the EHR rotates
+        seen += [await code(new) for _ in range(5)]  # within the interval: the cached set, no new fetch
+        hits = jwks.hits
+        await asyncio.sleep(1.1)
+        seen += [await code(new), await code(old)]
+        return [*seen, hits]
+
+    try:
+        got = asyncio.run(scenario())
+    finally:
+        jwks.httpd.shutdown()
+    assert got == ["OK", *["UNKNOWN_KEY"] * 5, "OK", "UNKNOWN_KEY", 1], got
+    assert jwks.hits == 2
