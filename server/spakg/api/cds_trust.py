@@ -111,6 +111,8 @@ class UrlKeys:
         age = time.monotonic() - self._fetched
         if self._keys is not None and age < CACHE_SECONDS and not (refresh and age >= REFETCH_SECONDS):
             return self._keys
+        if self._lock.locked() and self._keys is not None and not refresh:
+            return self._keys  # a fetch is under way: the keys held serve meanwhile, nobody waits on the issuer's host
         async with self._lock:  # one fetch at a time; the others then use its result
             age = time.monotonic() - self._fetched
             if self._keys is None or age >= CACHE_SECONDS or (refresh and age >= REFETCH_SECONDS):
