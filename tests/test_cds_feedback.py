@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from spakg.api.cdshooks import request_from_bundle
+from spakg.api.cdshooks import MAX_BODY_BYTES, request_from_bundle
 from support import running_server
 
 FHIR = Path(__file__).resolve().parent / "fhir"
@@ -142,7 +142,7 @@ def test_every_cds_services_route_answers_errors_in_one_shape(server):
     _one_shape(httpx.get(base + "/cds-services/a/b/c", timeout=10), 404, "NOT_FOUND")
     _one_shape(httpx.post(base + FEEDBACK, content=b"{nope", timeout=10), 400, "BAD_REQUEST")
     _one_shape(httpx.post(base + SERVICE, json={"hook": "order-sign"}, timeout=10), 400, "UNSUPPORTED_HOOK")
-    _one_shape(httpx.post(base + FEEDBACK, content=b"{" + b" " * (1024 * 1024) + b"}", timeout=10), 413,
+    _one_shape(httpx.post(base + FEEDBACK, content=b"{" + b" " * MAX_BODY_BYTES + b"}", timeout=30), 413,
                "PAYLOAD_TOO_LARGE")
     assert httpx.get(base + "/cds-services/", timeout=10).json()["services"][0]["id"] == "spakg-axspa"
     # the rest of the service keeps its own (GraphQL) shape

@@ -64,9 +64,15 @@ def test_discovery_lists_the_service_with_its_prefetch_templates(server):
     [service] = r.json()["services"]
     assert {"hook", "description", "id"} <= set(service)  # REQUIRED by the specification
     assert (service["id"], service["hook"]) == ("spakg-axspa", "patient-view")
-    assert service["prefetch"] == {"patient": "Patient/{{context.patientId}}",
-                                   "conditions": "Condition?patient={{context.patientId}}",
-                                   "observations": "Observation?patient={{context.patientId}}"}
+    prefetch = service["prefetch"]
+    assert (prefetch["patient"], prefetch["conditions"]) == ("Patient/{{context.patientId}}",
+                                                             "Condition?patient={{context.patientId}}")
+    # observations only by the codes spakg reads (an inpatient's vital signs stay at the EHR), its own system whole
+    path, _, codes = prefetch["observations"].partition("&code=")
+    assert path == "Observation?patient={{context.patientId}}"
+    tokens = codes.split(",")
+    assert "http://loinc.org|1988-5" in tokens and "https://w3id.org/spakg|" in tokens
+    assert all("|" in t for t in tokens) and len(prefetch["observations"]) < 4096  # fits a server's URL limit
 
 
 def test_a_met_referral_gives_a_warning_card_that_explains_itself(server):
@@ -165,8 +171,8 @@ def test_bad_bodies_unknown_services_and_oversized_calls_are_coded_and_the_serve
     assert (r.status_code, r.json()["error"]["code"]) == (400, "BAD_REQUEST")
     r = httpx.post(base + "/cds-services/nope", json={}, timeout=10)
     assert (r.status_code, r.json()["error"]["code"]) == (404, "UNKNOWN_SERVICE")
-    r = httpx.post(base + SERVICE, content=b"{" + b" " * (2 * 1024 * 1024) + b"}", timeout=10)
-    assert r.status_code == 413
+    r = httpx.post(base + SERVICE, content=b"{" + b" " * (9 * 1024 * 1024) + b"}", timeout=10)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"  # the CDS routes' one shape
     assert httpx.get(base + "/cds-services", timeout=10).status_code == 200
 
 
@@ -203,7 +209,7 @@ def test_graphql_assess_fhir_returns_the_assessment_with_its_reading(server):
     stated = [s for i in a["inferences"] for it in i["explanation"]["items"] if it["finding"]
               for s in it["finding"]["statedBy"]]
     assert stated and all(s["resources"] for s in stated)
-    bad = gql(base, q, {"b": json.dumps({"resourceType": "Bundle", "type": "batch"})})
+    bad = gql(base, q, {"b": json.dumps({"resourceType": "Bundle", "type": "message"})})
     assert bad["errors"][0]["extensions"]["code"] == "INVALID_FACTS"
 
 

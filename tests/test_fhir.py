@@ -174,7 +174,7 @@ def test_contradictions_name_the_resources_that_state_them(knowledge):
 
 @pytest.mark.parametrize(("body", "fix"), [
     ({"resourceType": "Patient"}, "Bundle"),
-    ({"resourceType": "Bundle", "type": "transaction", "entry": []}, "collection or searchset"),
+    ({"resourceType": "Bundle", "type": "history", "entry": []}, "collection, searchset, transaction, batch, document"),
     ({"resourceType": "Bundle", "type": "collection", "entry": [{"fullUrl": "x"}]}, "entry[0]"),
     ({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType": "Patient", "id": "a"}},
                                                                {"resource": {"resourceType": "Patient", "id": "b"}}]},

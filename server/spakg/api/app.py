@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..knowledge import Knowledge
 from ..web.pages import explorer_routes, not_found_page
 from .cds_feedback import FeedbackCounters
+from .cdshooks import MAX_BODY_BYTES as CDS_MAX_BODY_BYTES
 from .cdshooks import cds_routes, hook_error
 from .limits import Limits
 from .middleware import Guard, log_internal
@@ -60,17 +61,19 @@ def error_body(message: str, code: str) -> dict:
 class BodyLimit:
     """Refuses request bodies over the limit with 413 and a GraphQL-shaped error, before anything parses them."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}  # path prefix -> its own limit (a CDS call carries a whole record)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = next((n for prefix, n in self.larger.items() if scope["path"].startswith(prefix)), self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, receive, send, limit)
             return
         chunks: list[bytes] = []
         size = 0
@@ -81,8 +84,8 @@ class BodyLimit:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send)
+            if size > limit:
+                await self._refuse(scope, receive, send, limit)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -98,8 +101,8 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        message = f"Request body is larger than {self.max_bytes} bytes; send fewer patients or findings per request."
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        message = f"Request body is larger than {limit} bytes; send fewer patients or findings per request."
         response = hook_error(413, "PAYLOAD_TOO_LARGE", message) if scope["path"].startswith("/cds-services") else \
             JSONResponse(error_body(message, "PAYLOAD_TOO_LARGE"), status_code=413)
         await response(scope, receive, send)
@@ -194,7 +197,8 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
     app.state.watcher = watcher
     app.state.graphql = graphql
     app.state.sparql = pool
-    inner: ASGIApp = GZipMiddleware(BodyLimit(app, limits.max_body_bytes), minimum_size=1024)
+    inner: ASGIApp = GZipMiddleware(BodyLimit(app, limits.max_body_bytes, {"/cds-services/": CDS_MAX_BODY_BYTES}),
+                                    minimum_size=1024)
     if cors_origins:
         inner = CORSMiddleware(inner, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
                                allow_headers=["content-type", "authorization", "x-request-id"], max_age=600)

@@ -30,11 +30,8 @@ from .middleware import log_internal
 
 SERVICE_ID = "spakg-axspa"
 HOOK = "patient-view"
-PREFETCH = {
-    "patient": "Patient/{{context.patientId}}",
-    "conditions": "Condition?patient={{context.patientId}}",
-    "observations": "Observation?patient={{context.patientId}}",
-}
+PREFETCH = ("patient", "conditions", "observations")  # the keys; their templates come from the value sets
+MAX_BODY_BYTES = 8 << 20  # a whole inpatient record still fits, read off the event loop
 EXTENSION = "org.w3id.spakg.reading"
 ERRORS_SYSTEM = "https://w3id.org/spakg/errors"
 
@@ -45,6 +42,18 @@ class HookError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+def prefetch_templates(knowledge: Knowledge) -> dict[str, str]:
+    """What the EHR sends before a call. Observations are asked for by the codes spakg reads (the value sets'
+    laboratory tests, findings and numbers), so an inpatient's thousands of vital signs stay at home. Conditions are
+    asked for whole: a problem list is small, and an ICD-10 code is read with its descendants (K50.90 under K50),
+    which a FHIR token search cannot ask for portably (``:below`` is optional for servers)."""
+    return {
+        "patient": "Patient/{{context.patientId}}",
+        "conditions": "Condition?patient={{context.patientId}}",
+        "observations": "Observation?patient={{context.patientId}}&code=" + knowledge.fhir.codes.observation_search(),
+    }
+
+
 def discovery(knowledge: Knowledge) -> dict:
     referral = [r.label for r in knowledge.rules.order if r.rule_type == REFERRAL]  # the ontology's, not named here
     return {"services": [{
@@ -53,9 +62,10 @@ def discovery(knowledge: Knowledge) -> dict:
         "description": f"Reads the patient's conditions and observations against {'; '.join(referral)}: a warning "
                        "card when one of them is met, an info card naming the questions (and orders) that would "
                        "settle an undetermined one. Classification criteria are not a diagnosis.",
-        "prefetch": PREFETCH,
+        "prefetch": prefetch_templates(knowledge),
         "usageRequirements": "spakg fetches nothing itself: send all three prefetch keys (null where there is no "
-                             "data). Codes: SNOMED CT, ICD-10, LOINC for CRP, or spakg's own (https://w3id.org/spakg).",
+                             "data), at most 8 MiB in all. The codes spakg reads (SNOMED CT, ICD-10, ICD-10-CM, LOINC "
+                             "and its own) are its value sets, GET /fhir/ValueSet.",
     }]}
 
 
@@ -76,7 +86,7 @@ def cds_routes(current: Callable[[], Knowledge], trust: CdsTrust | None = None,
     counters = feedback if feedback is not None else FeedbackCounters()
 
     def coded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
-        async def answer(request: Request) -> Response:
+        async def guarded(request: Request) -> Response:
             try:
                 return await handler(request)
             except (HookError, FeedbackError) as e:
@@ -88,7 +98,7 @@ def cds_routes(current: Callable[[], Knowledge], trust: CdsTrust | None = None,
                 log_internal(request_id, exc)
                 return hook_error(500, "INTERNAL_SERVER_ERROR", "Internal error; the server logged it under this "
                                   "request id. The request may be retried.", requestId=request_id)
-        return answer
+        return guarded
 
     async def trusted(request: Request, *paths: str) -> None:
         if trust is None:
@@ -112,10 +122,9 @@ def cds_routes(current: Callable[[], Knowledge], trust: CdsTrust | None = None,
         service = request.path_params["service"]
         await trusted(request, f"/cds-services/{service}")
         known(service)
-        body = _json(await request.body())
-        bundle = bundle_from_request(body)
-        # off the event loop: a large record takes tens of milliseconds, /healthz must not wait for it
-        return JSONResponse(await run_in_threadpool(respond, current(), bundle, str(request.base_url)))
+        raw = await request.body()
+        # off the event loop: a large record takes tens of milliseconds to parse and read; /healthz must not wait
+        return JSONResponse(await run_in_threadpool(answer, current(), raw, str(request.base_url)))
 
     @coded
     async def feedback_route(request: Request) -> Response:
@@ -123,7 +132,8 @@ def cds_routes(current: Callable[[], Knowledge], trust: CdsTrust | None = None,
         # aud: the feedback URL, or the service's (clients differ on which endpoint "is being invoked")
         await trusted(request, f"/cds-services/{service}/feedback", f"/cds-services/{service}")
         known(service)
-        return JSONResponse({"counted": counters.record(_json(await request.body()))})
+        raw = await request.body()  # up to the CDS routes' body limit: parsed off the event loop too
+        return JSONResponse({"counted": await run_in_threadpool(lambda: counters.record(_json(raw)))})
 
     @coded
     async def elsewhere(request: Request) -> Response:
@@ -145,6 +155,11 @@ def cds_routes(current: Callable[[], Knowledge], trust: CdsTrust | None = None,
             # after the others: a path or method they do not take gets this routes' error shape, not the app's
             Route("/cds-services", elsewhere, methods=ALL_METHODS),
             Route("/cds-services/{rest:path}", elsewhere, methods=ALL_METHODS)]
+
+
+def answer(knowledge: Knowledge, raw: bytes, base_url: str) -> dict:
+    """A call's body, parsed, checked and assessed (in a worker thread)."""
+    return respond(knowledge, bundle_from_request(_json(raw)), base_url)
 
 
 def respond(knowledge: Knowledge, bundle: dict, base_url: str) -> dict:
@@ -205,14 +220,24 @@ def bundle_from_request(body: object) -> dict:
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
-def request_from_bundle(bundle: Mapping, user: str = "Practitioner/example") -> dict:
+def request_from_bundle(bundle: Mapping, user: str = "Practitioner/example", knowledge: Knowledge | None = None) -> dict:
     """A patient-view call as a CDS client would send it for this Bundle's patient: the prefetch filled by the
-    service's three templates (a searchset per resource type; null where the record has none, as the spec says)."""
-    entries = [e["resource"] for e in bundle["entry"]]
+    service's three templates (a searchset per resource type; null where the record has none, as the spec says).
+    With ``knowledge``, observations are filtered by the template's codes, as a FHIR server would; without, every
+    observation is sent (a client that ignores the filter)."""
+    entries = [e["resource"] for e in bundle["entry"] if isinstance(e.get("resource"), Mapping)]
     patient = next(r for r in entries if r["resourceType"] == "Patient")
+    own = knowledge.fhir.codes.own_system if knowledge is not None else None
+    wanted = set(knowledge.fhir.codes.observation_codes()) if knowledge is not None else None
+
+    def matches(r: Mapping) -> bool:  # as a FHIR server answers the template's code= search
+        if wanted is None or r["resourceType"] != "Observation":
+            return True
+        codings = (r.get("code") or {}).get("coding") or []
+        return any(c.get("system") == own or (c.get("system"), c.get("code")) in wanted for c in codings)
 
     def searchset(kind: str) -> dict | None:
-        found = [{"resource": r} for r in entries if r["resourceType"] == kind]
+        found = [{"resource": r} for r in entries if r["resourceType"] == kind and matches(r)]
         return {"resourceType": "Bundle", "type": "searchset", "total": len(found), "entry": found} if found else None
 
     return {"hook": HOOK, "hookInstance": str(uuid.uuid4()), "context": {"userId": user, "patientId": patient["id"]},

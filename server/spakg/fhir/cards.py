@@ -2,10 +2,13 @@
 
 - a referral rule MET: a ``warning`` card — its proof summary, the sentence it rests on, the facts from the EHR that
   decided it (by resource), and the article's disclaimer;
-- a referral rule UNDETERMINED, where the record states something the rule reads (no alert on every chart): an
-  ``info`` card naming the next questions that could settle it, with a suggestion
-  to order the investigation where one would (an HLA-B27 test, an MRI of the sacroiliac joints: any investigation
-  the ontology ranks above examining the patient);
+- a referral rule UNDETERMINED, only where the record itself makes referral plausible (no alert on every chart):
+  the record states present the finding each of the rule's entry conditions is about (back pain, for both referral
+  rules: a chart that says nothing of back pain gets no card, whatever else it holds), or, for a rule without entry
+  conditions, some finding the rule reads. Then an ``info`` card names the next questions that could settle it, with
+  a suggestion to order the investigation where one would (an HLA-B27 test, an MRI of the sacroiliac joints: any
+  investigation the ontology ranks above examining the patient), coded as an EHR orders it (LOINC, SNOMED CT: the
+  ontology's fx:OrderCode) beside spakg's own code;
 - NOT_MET: no card. Every card links to the explorer's /assess permalink for this patient and the rule's page.
 Which rules are referral rules, their words and their sources are the ontology's (rule:ReferralAdvice).
 """
@@ -59,8 +62,8 @@ def _referral_card(a: Assessment, rule: Rule, base: str, permalink: str) -> dict
 
 
 def _undetermined_card(a: Assessment, rule: Rule, questions: list, base: str, permalink: str) -> dict | None:
-    if not questions or not _record_speaks_to(a.proof.step(rule)):
-        return None  # a record that says nothing the rule reads gets no card: no alert on every chart
+    if not questions or not plausible(a, a.proof.step(rule)):
+        return None  # a record that does not make referral plausible gets no card: no alert on every chart
     effort = a.knowledge.effort
     asked, orders = [], []
     for q in questions:
@@ -84,11 +87,12 @@ def _undetermined_card(a: Assessment, rule: Rule, questions: list, base: str, pe
 
 
 def _order(a: Assessment, investigation, question) -> dict:
-    own = a.knowledge.fhir.codes.own_system
+    book = a.knowledge.fhir.codes
     patient = a.origin.patient if a.origin is not None and a.origin.patient else None
+    codings = [{"system": o.system, "code": o.code, "display": o.display} for o in book.orders.get(investigation.id, ())]
+    codings.append({"system": book.own_system, "code": investigation.id, "display": investigation.label})
     request = {"resourceType": "ServiceRequest", "status": "draft", "intent": "proposal",
-               "code": {"coding": [{"system": own, "code": investigation.id, "display": investigation.label}],
-                        "text": investigation.label},
+               "code": {"coding": codings, "text": investigation.label},
                "reasonCode": [{"text": f"to learn: {question.concept.label}"}]}
     if patient:
         request["subject"] = {"reference": patient}
@@ -97,11 +101,21 @@ def _order(a: Assessment, investigation, question) -> dict:
                                                           f"{question.concept.label}).", "resource": request}]}
 
 
-def _record_speaks_to(step) -> bool:
-    """Whether some finding the rule reads is known (present or absent) in the record."""
-    if isinstance(step.item, FindingItem) and step.status != UNDETERMINED:
-        return True
-    return any(_record_speaks_to(s) for s in (*step.requires, *step.children))
+def plausible(a: Assessment, step) -> bool:
+    """Whether the record makes the rule worth a card while it is undetermined: it states present what each entry
+    condition is about (or, without entry conditions, something the rule reads)."""
+    if step.requires:
+        return all(_states_present(a, s) for s in step.requires)
+    return _states_present(a, step)
+
+
+def _states_present(a: Assessment, step) -> bool:
+    """Whether the record states present (or implies) a finding this step reads."""
+    if isinstance(step.item, FindingItem):
+        return a.fact_use(step.item).present is True
+    if step.conclusion is not None:
+        return _states_present(a, step.conclusion)
+    return any(_states_present(a, s) for s in (*step.requires, *step.children))
 
 
 def _card(summary: str, indicator: str, rule: Rule, base: str, permalink: str, detail: str) -> dict:

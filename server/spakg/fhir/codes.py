@@ -3,10 +3,14 @@ concepts' cross-references): no code is named in Python.
 
 A coding (system URI, code) is looked up in one dict. It names:
 - a concept, through a cross-reference in a code system with an ``fx:system`` (with the match's closeness and, where
-  MONDO and DOID disagree on a SNOMED CT code, the source that gives it), or through spakg's own code system;
+  MONDO and DOID disagree on a SNOMED CT code, the source that gives it), through a code of the value sets
+  (``ontology/valuesets.ttl``: ``fx:CodeMapping``, each with where it was verified), or through spakg's own code
+  system. In a code system whose descendants extend the code (``fx:descendantsByPrefix``: ICD-10, ICD-10-CM), a
+  mapping ``fx:withDescendants`` also names every code below it (M45 names M45.6), as a narrower code;
 - a laboratory test (``fx:ObservationMapping``): the number it gives and the finding its interpretation states;
 - a number about the patient (spakg's code system, e.g. BasdaiFatigue);
 - a qualitative result (``fx:ResultMeaning``: positive or negative).
+It also holds the codes an order for an investigation is placed with (``fx:OrderCode``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from ..namespaces import PT, RDF, RDFS, SPAKG
 from ..quantities import QuantityTable
 
 FX = Namespace("https://w3id.org/spakg/fhir/")
+XREF_SOURCE = "a cross-reference of the ontology, checked against MONDO, DOID and HPO"
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,14 @@ class ConceptCode:
     code: str                # as cross-referenced: "SCTID:9631008"
     match: str               # EXACT, NARROW (the code is narrower: states presence only), CLOSE or BROAD (states nothing)
     source: str | None       # where sources disagree: the one that gives this code ("MONDO", "DOID")
+    display: str | None = None      # the code's display, as the source it was verified in writes it
+    verified_in: str | None = None  # where the code was checked
+    descendants: bool = False       # the codes below it are read too (a code system with fx:descendantsByPrefix)
+
+    def below(self) -> ConceptCode:
+        """What a code below this one states: the same concept, presence only (a narrower code)."""
+        return ConceptCode(self.concept, self.code, "NARROW" if self.match == "EXACT" else self.match, self.source,
+                           self.display, self.verified_in)
 
     @property
     def states_presence(self) -> bool:
@@ -45,6 +58,29 @@ class LabTest:
     code: str
     quantity: str | None     # the pt:Quantity its valueQuantity gives
     states: Concept | None   # the finding its interpretation (or a positive/negative result) states
+    id: str = ""             # the mapping's name in the ontology
+    verified_in: str | None = None
+
+
+@dataclass(frozen=True)
+class ResultCode:
+    id: str
+    label: str
+    code: str
+    present: bool
+    verified_in: str | None
+
+
+@dataclass(frozen=True)
+class OrderCode:
+    """A code an order for an investigation can be placed with (a ServiceRequest.code an EHR knows)."""
+
+    id: str
+    system: str              # FHIR system URI
+    code: str                # as FHIR writes it
+    display: str
+    investigation: str       # the spakg class ordered
+    verified_in: str | None
 
 
 @dataclass(frozen=True)
@@ -64,6 +100,51 @@ class CodeBook:
     when_active: dict[str, Concept] = field(default_factory=dict)
     when_inactive: dict[str, Concept] = field(default_factory=dict)
     own_system: str | None = None
+    # code systems whose descendants extend the code: system URI -> {code without dots: its mappings}
+    by_prefix: dict[str, dict[str, list[ConceptCode]]] = field(default_factory=dict)
+    result_codes: list[ResultCode] = field(default_factory=list)
+    orders: dict[str, list[OrderCode]] = field(default_factory=dict)  # investigation id -> its order codes
+    labels: dict[str, str] = field(default_factory=dict)               # system URI -> its name ("SNOMED CT")
+
+    def concept_codes(self, key: tuple[str, str]) -> list[ConceptCode] | None:
+        """The concepts a coding names: its own mappings, else (ICD-10) those of the nearest code above it that is
+        read with its descendants, as narrower codes. None when no concept has it."""
+        found = self.concepts.get(key)
+        if found is not None:
+            return found
+        table = self.by_prefix.get(key[0])
+        if not table or not isinstance(key[1], str):
+            return None
+        code = key[1].replace(".", "").strip().upper()
+        if code in table and key[1] != code:  # the same code written without its dot ("M459")
+            return table[code]
+        for end in range(len(code) - 1, 1, -1):
+            above = table.get(code[:end])
+            if above:
+                below = [c.below() for c in above if c.descendants]
+                if below:
+                    return below
+        return None
+
+    def observation_codes(self) -> list[tuple[str, str]]:
+        """Every coding an Observation spakg reads may carry: laboratory tests, numbers about the patient and the
+        findings' codes (those read as present or absent), in a fixed order; ICD-10 codes are diagnoses, sent as
+        Conditions, and are left out."""
+        keys = {*self.labs, *self.measurements}
+        keys.update(k for k, codes in self.concepts.items()
+                    if k[0] not in self.by_prefix and any(c.states_presence for c in codes))
+        return sorted(keys)
+
+    def observation_search(self) -> str:
+        """``observation_codes`` as the value of a FHIR token search (``code=``): spakg's own code system as a whole
+        (``system|``, every code in it) rather than code by code, so the URL stays short."""
+        own = self.own_system
+        tokens = [f"{s}|{c}" for s, c in self.observation_codes() if s != own]
+        return ",".join([*tokens, *([f"{own}|"] if own else [])])
+
+    def knows(self, key: tuple[str, str]) -> bool:
+        """Whether spakg reads anything from this coding (a concept, a laboratory test, a number about the patient)."""
+        return key in self.labs or key in self.measurements or self.concept_codes(key) is not None
 
     @classmethod
     def compile(cls, graph: Graph, concepts: ConceptIndex, quantities: QuantityTable) -> CodeBook:
@@ -95,9 +176,12 @@ class CodeBook:
                 continue
             template = str(graph.value(system, FX.codeTemplate) or "{code}")
             book.systems[str(uri)] = (str(prefix), template)
+            book.labels[str(uri)] = str(graph.value(system, RDFS.label) or prefix)
             by_prefix[str(prefix)] = (str(uri), template)
             if system == SPAKG.SPAKG:
                 book.own_system = str(uri)
+            if graph.value(system, FX.descendantsByPrefix) == Literal(True):
+                book.by_prefix[str(uri)] = {}
 
         def coding(code: str, where=None) -> tuple[str, str] | None:
             prefix, _, local = code.partition(":")
@@ -119,7 +203,44 @@ class CodeBook:
             for x in concept.xrefs:
                 key = coding(x.code)
                 if key is not None:
-                    book.concepts.setdefault(key, []).append(ConceptCode(concept, x.code, x.match, x.source))
+                    where = f"{x.source}'s cross-reference" if x.source else XREF_SOURCE
+                    book._add(key, ConceptCode(concept, x.code, x.match, x.source, None, where))
+        for mapping in graph.subjects(RDF.type, FX.CodeMapping):
+            target = graph.value(mapping, FX.standsFor)
+            code = graph.value(mapping, FX.code)
+            verified = graph.value(mapping, FX.verifiedIn)
+            if target is None or code is None or verified is None:
+                problems.append(OntologyError(f"{local_name(str(mapping))}: a code mapping needs fx:code, fx:standsFor and "
+                                              f"fx:verifiedIn.", entity=str(mapping),
+                                              fix="Give the code, the concept it stands for and where it was verified "
+                                                  "(a code verified nowhere is left out)."))
+                continue
+            concept = observable_class(target, mapping)
+            key = coding(str(code), mapping)
+            if concept is None or key is None:
+                continue
+            predicate = graph.value(mapping, FX.match)
+            match = local_name(str(predicate)).removesuffix("Match").upper() if predicate is not None else "EXACT"
+            descendants = graph.value(mapping, FX.withDescendants) == Literal(True)
+            if descendants and key[0] not in book.by_prefix:
+                problems.append(OntologyError(f"{local_name(str(mapping))}: fx:withDescendants in a code system whose "
+                                              f"codes do not extend their parents' ({key[0]}).", entity=str(mapping),
+                                              fix="List each code, or give the code system fx:descendantsByPrefix."))
+                descendants = False
+            book._add(key, ConceptCode(concept, str(code), match, None, _str(graph.value(mapping, RDFS.label)),
+                                       str(verified), descendants))
+        for order in graph.subjects(RDF.type, FX.OrderCode):
+            investigation, code = graph.value(order, FX.orders), graph.value(order, FX.code)
+            key = None if code is None else coding(str(code), order)
+            if investigation is None or key is None or concepts.by_iri.get(str(investigation)) is None:
+                problems.append(OntologyError(f"{local_name(str(order))}: an order code needs fx:code and fx:orders "
+                                              f"naming an investigation class.", entity=str(order),
+                                              fix="Name the investigation (spakg.ttl) and the code."))
+                continue
+            oid = local_name(str(investigation))
+            book.orders.setdefault(oid, []).append(OrderCode(
+                local_name(str(order)), key[0], key[1], str(graph.value(order, RDFS.label) or key[1]), oid,
+                _str(graph.value(order, FX.verifiedIn))))
         for mapping in graph.subjects(RDF.type, FX.ObservationMapping):
             states = graph.value(mapping, FX.states)
             quantity = graph.value(mapping, FX.quantity)
@@ -133,13 +254,18 @@ class CodeBook:
                 key = coding(str(code), mapping)
                 if key is not None:
                     book.labs[key] = LabTest(str(graph.value(mapping, RDFS.label) or local_name(str(mapping))), str(code),
-                                             name, finding)
+                                             name, finding, local_name(str(mapping)),
+                                             _str(graph.value(mapping, FX.verifiedIn)))
         for meaning in graph.subjects(RDF.type, FX.ResultMeaning):
             present = graph.value(meaning, FX.present)
             for code in graph.objects(meaning, FX.code):
                 key = coding(str(code), meaning)
                 if key is not None and isinstance(present, Literal):
                     book.results[key] = bool(present.toPython())
+                    book.result_codes.append(ResultCode(local_name(str(meaning)),
+                                                        str(graph.value(meaning, RDFS.label) or key[1]), str(code),
+                                                        bool(present.toPython()),
+                                                        _str(graph.value(meaning, FX.verifiedIn))))
         for q in quantities.by_name.values():
             if q.patient_level and book.own_system:  # a number about the patient, by its name in spakg's code system
                 book.measurements[(book.own_system, q.name)] = q.name
@@ -160,3 +286,13 @@ class CodeBook:
                     if found is not None:
                         table[local_name(str(s))] = found
         return book
+
+    def _add(self, key: tuple[str, str], code: ConceptCode) -> None:
+        self.concepts.setdefault(key, []).append(code)
+        table = self.by_prefix.get(key[0])
+        if table is not None:
+            table.setdefault(key[1].replace(".", "").upper(), []).append(code)
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -1,7 +1,14 @@
-"""A FHIR R4 Bundle (collection or searchset) of Patient, Condition and Observation resources, read as spakg's facts.
+"""A FHIR R4 Bundle of Patient, Condition and Observation resources, read as spakg's facts.
 
-Each resource is validated on its own with fhirclient's R4 models (a malformed one is listed, the others are still
-read); the codes are looked up in the ontology's ``CodeBook``. FHIR's own semantics decide the three values:
+Every Bundle type a record arrives in is read — collection, searchset, transaction, batch, document: the entries'
+resources (a ``request`` or ``response`` part is ignored; an entry with no resource, a DELETE, is listed). A resource
+with no id is named by its ``fullUrl`` (``urn:uuid:…``), and references to the patient are resolved against the
+Patient's id and fullUrl alike.
+
+A Condition or Observation none of whose codings spakg reads is listed as ``UNKNOWN_CODE`` without being validated;
+each resource spakg does read is validated on its own with fhirclient's R4 models (a malformed one is listed, the
+others are still read); the codes are looked up in the ontology's ``CodeBook``. FHIR's own semantics decide the
+three values:
 - Condition.verificationStatus confirmed: present; refuted: absent; unconfirmed, provisional, differential: unknown
   (listed); entered-in-error: not read (listed). Without a verificationStatus a recorded Condition is taken as
   asserted, and the answer says so.
@@ -37,8 +44,10 @@ from ..errors import InvalidFacts, InvalidValue, TooManyFindings
 from ..facts import FactSpace
 from .codes import CodeBook, ConceptCode
 
-BUNDLE_TYPES = ("collection", "searchset")
-MAX_ENTRIES = 5000
+BUNDLE_TYPES = ("collection", "searchset", "transaction", "batch", "document")
+REQUEST_TYPES = ("transaction", "batch")  # entries may carry no resource (a DELETE): listed, not an error
+MAX_ENTRIES = 20_000
+EARLIEST, LATEST = date(1900, 1, 1), date(2200, 12, 31)  # an assessment date outside these is a typing error
 READ_STATUSES = ("final", "amended", "corrected")
 ACTIVE = ("active", "recurrence", "relapse")
 INACTIVE = ("inactive", "remission", "resolved")
@@ -117,11 +126,16 @@ class BundleReader:
         self.codes = codes
 
     def read(self, bundle: object, as_of: date | None = None) -> FhirReading:
-        entries = _entries(bundle)
+        entries, skipped = _entries(bundle)
         if as_of is None:
             stamp = _date(bundle.get("timestamp")) if isinstance(bundle, Mapping) else None
             as_of = stamp or datetime.now(UTC).date()
-        return _Reading(self, as_of).run(entries)
+        if not EARLIEST <= as_of <= LATEST:
+            raise InvalidValue(f"The assessment date {as_of.isoformat()} is outside {EARLIEST.year}–{LATEST.year}; "
+                               f"give asOf (or the Bundle's timestamp) as the date the record describes.")
+        reading = _Reading(self, as_of)
+        reading.unused.extend(skipped)
+        return reading.run(entries)
 
 
 class _Reading:
@@ -140,27 +154,38 @@ class _Reading:
         self.patient_keys: set[str] = set()
 
     def run(self, entries: list[tuple[str, str | None, Mapping]]) -> FhirReading:
-        parsed = []
+        patients, others = [], []
         for ref, full_url, raw in entries:
             kind = raw.get("resourceType")
-            model = MODELS.get(kind) if isinstance(kind, str) else None
-            if model is None:
+            if kind == "Patient":
+                patients.append((ref, full_url, raw))
+            elif kind in MODELS:
+                others.append((ref, raw))
+            else:
                 self.unused.append(Remark(ref, "UNSUPPORTED_RESOURCE", f"spakg reads Patient, Condition and Observation "
                                                                        f"resources, not {kind or 'this entry'}."))
-                continue
-            try:
-                parsed.append((ref, full_url, model(dict(raw))))
-            except FHIRValidationError as e:
-                self.unused.append(Remark(ref, "INVALID_RESOURCE", f"Not a valid FHIR R4 {kind}: {_explain(e)}"))
-        patients = [(ref, url, r) for ref, url, r in parsed if isinstance(r, Patient)]
         if len({ref for ref, _, _ in patients}) > 1:
             raise InvalidFacts(f"A Bundle is assessed as one patient, but it holds {len(patients)} Patient resources "
                                f"({', '.join(ref for ref, _, _ in patients)}); send one Bundle per patient.")
         record: dict = {"findings": []}
-        if patients:
-            self._patient(*patients[0], record)
-        for ref, _, r in parsed:
-            if isinstance(r, Patient) or not self._about_patient(ref, r):
+        for ref, full_url, raw in patients:
+            p = self._validated(ref, Patient, raw)
+            if p is not None:
+                self._patient(ref, full_url, p, record)
+            elif full_url or raw.get("id"):  # still the patient the others are about
+                self._keys_of_patient(ref, full_url)
+        for ref, raw in others:
+            if not self._about_patient(ref, _subject(raw)):
+                continue
+            codings = _raw_codings(raw)
+            if codings and not any(self.codes.knows(key) for key in codings):
+                for system, code in codings:  # nothing spakg reads: listed, not validated field by field
+                    self.unused.append(Remark(ref, "UNKNOWN_CODE", "no spakg concept or laboratory test has this code",
+                                              f"{system}|{code}"))
+                continue
+            kind = raw["resourceType"]
+            r = self._validated(ref, MODELS[kind], raw)
+            if r is None:
                 continue
             if isinstance(r, Condition):
                 self._condition(ref, r)
@@ -173,10 +198,28 @@ class _Reading:
             origins.append(refs)
         return FhirReading(record, origins, measured, self.unused, self.notes, self.as_of, self.patient_ref)
 
+    def _validated(self, ref: str, model: type, raw: Mapping):
+        try:
+            return model(dict(raw))
+        except FHIRValidationError as e:
+            self.unused.append(Remark(ref, "INVALID_RESOURCE", f"Not a valid FHIR R4 {raw.get('resourceType')}: "
+                                                               f"{_explain(e)}"))
+            return None
+
     # ------------------------------------------------------------------ Patient
-    def _patient(self, ref: str, full_url: str | None, p: Patient, record: dict) -> None:
+    def _keys_of_patient(self, ref: str, full_url: str | None) -> None:
+        """The ways a resource may reference the patient: ``Patient/id``, the fullUrl, and the fullUrl's last two
+        segments when it is a RESTful URL (``https://ehr.example/fhir/Patient/123``)."""
         self.patient_ref = ref
-        self.patient_keys = {ref} | ({full_url} if full_url else set())
+        self.patient_keys = {ref}
+        if full_url:
+            self.patient_keys.add(full_url)
+            tail = full_url.rstrip("/").split("/")
+            if len(tail) >= 2 and tail[-2] == "Patient":
+                self.patient_keys.add(f"Patient/{tail[-1]}")
+
+    def _patient(self, ref: str, full_url: str | None, p: Patient, record: dict) -> None:
+        self._keys_of_patient(ref, full_url)
         record["id"] = p.id or ref
         if p.birthDate is not None and p.birthDate.date is not None:
             self.birth = _as_date(p.birthDate.date)
@@ -189,8 +232,7 @@ class _Reading:
             self.notes.append(Remark(ref, "SEX_NOT_READ", f"gender '{p.gender}' is not read: the criteria ask only for "
                                                           f"male or female, so sex is left unknown."))
 
-    def _about_patient(self, ref: str, r: Condition | Observation) -> bool:
-        subject = r.subject.reference if r.subject is not None else None
+    def _about_patient(self, ref: str, subject: str | None) -> bool:
         if not self.patient_keys:  # no Patient resource: the first subject is the patient
             if subject:
                 self.patient_keys = {subject}
@@ -246,6 +288,10 @@ class _Reading:
                                                                 f"{concept_id} began."))
             return {}
         end = _as_date(c.abatementDateTime.date) if c.abatementDateTime and c.abatementDateTime.date else self.as_of
+        if end > self.as_of:
+            self.unused.append(Remark(ref, "IMPOSSIBLE_VALUE", f"abatement {end} is after the assessment date "
+                                                               f"{self.as_of}; the onset is not read."))
+            return {}
         out: dict[str, float] = {}
         if onset_date is not None:
             if onset_date > end:
@@ -306,7 +352,7 @@ class _Reading:
         if o.dataAbsentReason is not None:
             self.unused.append(Remark(ref, "NO_VALUE", "dataAbsentReason is given: nothing was observed."))
             return
-        if not any(key in self.codes.concepts for key in codings):
+        if not any(self.codes.concept_codes(key) for key in codings):
             self._concepts(ref, o.code, True)  # lists the codes no concept has: the first thing to fix
             return
         other = _other_value(o)
@@ -435,7 +481,7 @@ class _Reading:
         loose: list[tuple[ConceptCode, tuple[str, str]]] = []
         unknown: list[str] = []
         for key in codings:
-            targets = self.codes.concepts.get(key)
+            targets = self.codes.concept_codes(key)
             if not targets:
                 unknown.append(f"{key[0]}|{key[1]}")
                 continue
@@ -471,28 +517,60 @@ class _Reading:
 
 
 # ---------------------------------------------------------------------- helpers
-def _entries(bundle: object) -> list[tuple[str, str | None, Mapping]]:
+def _entries(bundle: object) -> tuple[list[tuple[str, str | None, Mapping]], list[Remark]]:
+    """Each entry's (name, fullUrl, resource), and the entries listed as carrying nothing to read."""
     if not isinstance(bundle, Mapping) or bundle.get("resourceType") != "Bundle":
         raise InvalidFacts("A FHIR input is a Bundle: a JSON object with \"resourceType\": \"Bundle\".")
     kind = bundle.get("type")
     if kind not in BUNDLE_TYPES:
-        raise InvalidFacts(f"Bundle.type must be {' or '.join(BUNDLE_TYPES)} (got {kind!r}).")
+        raise InvalidFacts(f"Bundle.type must be one of {', '.join(BUNDLE_TYPES)} (got {str(kind)[:40]!r}).")
     entries = bundle.get("entry") or []
     if not isinstance(entries, list):
         raise InvalidFacts("Bundle.entry must be a list of entries.")
     if len(entries) > MAX_ENTRIES:
         raise TooManyFindings(f"The Bundle has {len(entries)} entries; at most {MAX_ENTRIES} are read per patient.")
-    out = []
+    out, skipped = [], []
     for i, entry in enumerate(entries):
-        resource = entry.get("resource") if isinstance(entry, Mapping) else None
-        if not isinstance(resource, Mapping):
-            raise InvalidFacts(f"Bundle.entry[{i}] has no resource object.")
-        kind, rid = resource.get("resourceType"), resource.get("id")
-        ref = f"{kind}/{rid}" if isinstance(kind, str) and isinstance(rid, str) else f"Bundle.entry[{i}]"
+        if not isinstance(entry, Mapping):
+            raise InvalidFacts(f"Bundle.entry[{i}] is not an object.")
+        resource = entry.get("resource")
         full_url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
+        if not isinstance(resource, Mapping):
+            if kind in REQUEST_TYPES and resource is None:  # a DELETE or a conditional request: nothing to read
+                request = entry.get("request") if isinstance(entry.get("request"), Mapping) else {}
+                what = " ".join(str(request.get(k))[:80] for k in ("method", "url") if request.get(k))
+                skipped.append(Remark(full_url or f"Bundle.entry[{i}]", "NO_RESOURCE",
+                                      f"the entry carries no resource{f' ({what})' if what else ''}: nothing to read."))
+                continue
+            raise InvalidFacts(f"Bundle.entry[{i}] has no resource object.")
+        kind_, rid = resource.get("resourceType"), resource.get("id")
+        named = isinstance(kind_, str) and isinstance(rid, str) and rid
+        ref = f"{kind_}/{rid}" if named else full_url or f"Bundle.entry[{i}]"
         if isinstance(entry.get("search"), Mapping) and entry["search"].get("mode") == "outcome":
             continue  # a searchset's OperationOutcome: about the search, not the patient
         out.append((ref, full_url, resource))
+    return out, skipped
+
+
+def _subject(raw: Mapping) -> str | None:
+    """The reference a Condition's or Observation's subject makes (a version, ``/_history/2``, left off)."""
+    subject = raw.get("subject")
+    reference = subject.get("reference") if isinstance(subject, Mapping) else None
+    return reference.split("/_history/")[0] if isinstance(reference, str) else None
+
+
+def _raw_codings(raw: Mapping) -> list[tuple[str, str]] | None:
+    """The (system, code) pairs of a resource's code, read from the JSON before any validation; None when the code
+    is missing or malformed (validation then says what is wrong with it)."""
+    cc = raw.get("code")
+    codings = cc.get("coding") if isinstance(cc, Mapping) else None
+    if not isinstance(codings, list) or not codings:
+        return None
+    out = []
+    for c in codings:
+        if not isinstance(c, Mapping) or not isinstance(c.get("system"), str) or not isinstance(c.get("code"), str):
+            return None
+        out.append((c["system"], c["code"]))
     return out
 
 
@@ -559,7 +637,7 @@ def _date(text: object) -> date | None:
     try:
         return date.fromisoformat(text[:10])
     except ValueError:
-        raise InvalidFacts(f"Bundle.timestamp {text!r} is not a FHIR instant.") from None
+        raise InvalidFacts(f"Bundle.timestamp {text[:40]!r} is not a FHIR instant.") from None
 
 
 def _months(start: date, end: date) -> float:
