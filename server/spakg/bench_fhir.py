@@ -122,10 +122,11 @@ def print_bundles(k: Knowledge) -> None:
 
 
 
-def bench_cds_trust(k: Knowledge, rounds: int = 3, requests: int = 100) -> dict[str, dict[str, float]]:
-    """CDS Hooks patient-view requests/s (one client, one at a time) on a server without --cds-trust and on one with
-    it, each call with a fresh RS384 or ES384 token (minted before timing); A/B interleaved in rounds, so a loaded
-    machine slows both alike. Two servers are started here on loopback ports, with keys made here."""
+def bench_cds_trust(k: Knowledge, requests: int = 300) -> dict[str, dict[str, float]]:
+    """CDS Hooks patient-view requests/s (one client, one call at a time) on a server without --cds-trust and on one
+    with it, each trusted call with a fresh RS384 or ES384 token (minted before timing). The three kinds of call take
+    turns, one call each, so a loaded machine slows them alike. Two servers are started here on loopback ports, with
+    keys made here."""
     import contextlib
     import socket
     import subprocess
@@ -172,14 +173,11 @@ def bench_cds_trust(k: Knowledge, rounds: int = 3, requests: int = 100) -> dict[
                            {"iss": issuer, "aud": aud, "iat": now, "exp": now + 600, "jti": str(uuid.uuid4())},
                            keys[alg], algorithms=[alg]) for _ in range(n)]
 
-    def batch(client: httpx.Client, url: str, bearer: list[str | None]) -> list[float]:
-        times = []
-        for token in bearer:
-            headers = {"content-type": "application/json", **({"authorization": f"Bearer {token}"} if token else {})}
-            t = time.perf_counter()
-            client.post(url, content=body, headers=headers).raise_for_status()
-            times.append(time.perf_counter() - t)
-        return times
+    def post(client: httpx.Client, url: str, token: str | None) -> float:
+        headers = {"content-type": "application/json", **({"authorization": f"Bearer {token}"} if token else {})}
+        t = time.perf_counter()
+        client.post(url, content=body, headers=headers).raise_for_status()
+        return time.perf_counter() - t
 
     with tempfile.TemporaryDirectory() as tmp:
         jwks = Path(tmp) / "jwks.json"
@@ -187,20 +185,50 @@ def bench_cds_trust(k: Knowledge, rounds: int = 3, requests: int = 100) -> dict[
         with serving() as open_base, serving("--cds-trust", f"{issuer}={jwks}") as trusted_base, \
                 httpx.Client(timeout=30) as client:
             service = "/cds-services/spakg-axspa"
-            minted = {alg: tokens(alg, trusted_base + service, (rounds + 1) * requests) for alg in keys}
-            batch(client, open_base + service, [None] * 20)  # warm both
-            batch(client, trusted_base + service, minted["RS384"][:10] + minted["ES384"][:10])
-            times: dict[str, list[float]] = {"open": [], "RS384": [], "ES384": []}
-            for r in range(1, rounds + 1):
-                times["open"] += batch(client, open_base + service, [None] * requests)
+            minted = {alg: tokens(alg, trusted_base + service, requests + 10) for alg in keys}
+            for i in range(10):  # warm both
+                post(client, open_base + service, None)
                 for alg in keys:
-                    times[alg] += batch(client, trusted_base + service, minted[alg][r * requests:(r + 1) * requests])
-    return {name: {"rps": len(t) / sum(t), "p50_ms": statistics.median(t) * 1e3} for name, t in times.items()}
+                    post(client, trusted_base + service, minted[alg][requests + i])
+            times: dict[str, list[float]] = {"open": [], "RS384": [], "ES384": []}
+            for i in range(requests):
+                times["open"].append(post(client, open_base + service, None))
+                for alg in keys:
+                    times[alg].append(post(client, trusted_base + service, minted[alg][i]))
+            checked = _check_times(jwks, issuer, {alg: tokens(alg, "https://cds.bench.invalid" + service, requests)
+                                                  for alg in keys}, "https://cds.bench.invalid" + service)
+    out = {name: {"rps": len(t) / sum(t), "p50_ms": statistics.median(t) * 1e3} for name, t in times.items()}
+    for alg, t in checked.items():
+        out[alg]["check_p50_ms"] = statistics.median(t) * 1e3
+    return out
+
+
+def _check_times(jwks, issuer: str, minted: dict[str, list[str]], aud: str) -> dict[str, list[float]]:
+    """Seconds per token of CdsTrust.check in this process (the trust check alone, without HTTP)."""
+    import asyncio
+
+    from .api.cds_trust import CdsTrust
+
+    trust = CdsTrust({issuer: [str(jwks)]})
+
+    async def run() -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {}
+        for alg, tokens in minted.items():
+            out[alg] = []
+            for token in tokens:
+                t = time.perf_counter()
+                await trust.check(f"Bearer {token}", [aud])
+                out[alg].append(time.perf_counter() - t)
+        return out
+
+    return asyncio.run(run())
 
 
 def print_cds_trust(k: Knowledge) -> None:
     f = bench_cds_trust(k)
-    print("CDS Hooks patient-view, one client, without and with --cds-trust (A/B interleaved, fresh token per call):")
+    print("CDS Hooks patient-view, one client, without and with --cds-trust (calls taking turns, a fresh token each):")
     print(f"  open {f['open']['rps']:,.0f} req/s (p50 {f['open']['p50_ms']:.2f} ms); trusted-only, RS384 "
           f"{f['RS384']['rps']:,.0f} req/s (p50 {f['RS384']['p50_ms']:.2f} ms), ES384 {f['ES384']['rps']:,.0f} req/s "
           f"(p50 {f['ES384']['p50_ms']:.2f} ms)")
+    print(f"  the trust check alone, in process: RS384 {f['RS384']['check_p50_ms']:.2f} ms, ES384 "
+          f"{f['ES384']['check_p50_ms']:.2f} ms per call (median)")
