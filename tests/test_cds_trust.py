@@ -348,3 +348,12 @@ def test_a_key_rotated_at_a_jwks_url_is_fetched_again_but_no_more_often_than_the
         jwks.httpd.shutdown()
     assert got == ["OK", *["UNKNOWN_KEY"] * 5, "OK", "UNKNOWN_KEY", 1], got
     assert jwks.hits == 2
+
+
+def test_the_trust_benchmark_measures_open_and_trusted_calls_side_by_side(knowledge):
+    from spakg.bench_fhir import bench_cds_trust
+
+    figures = bench_cds_trust(knowledge, requests=5)
+    assert set(figures) == {"open", "RS384", "ES384"}
+    assert all(f["rps"] > 0 and f["p50_ms"] > 0 for f in figures.values())
+    assert figures["RS384"]["check_p50_ms"] > 0 and figures["ES384"]["check_p50_ms"] > 0
