@@ -357,3 +357,19 @@ def test_the_trust_benchmark_measures_open_and_trusted_calls_side_by_side(knowle
     assert set(figures) == {"open", "RS384", "ES384"}
     assert all(f["rps"] > 0 and f["p50_ms"] > 0 for f in figures.values())
     assert figures["RS384"]["check_p50_ms"] > 0 and figures["ES384"]["check_p50_ms"] > 0
+
+
+@pytest.mark.parametrize(("header", "claims", "code"), [
+    ({"alg": "ES384", "kid": "ec-1", "jku": ["http://127.0.0.1/jwks.json"]}, {}, "JKU_NOT_ALLOWED"),
+    ({"alg": "ES384", "kid": 7}, {}, "TOKEN_MALFORMED"),
+    ({"alg": ["ES384"], "kid": "ec-1"}, {}, "ALG_NOT_ALLOWED"),
+    ({"alg": "ES384", "kid": "ec-1"}, ["not", "claims"], "TOKEN_MALFORMED"),
+    ({"alg": "ES384", "kid": "ec-1"}, {"iss": ["https://ehr.example.org/fhir"]}, "CLAIM_MISSING"),
+    ({"alg": "ES384", "kid": "ec-1", "typ": "at+jwt"}, {}, "TOKEN_MALFORMED"),
+])
+def test_a_token_of_the_wrong_shapes_is_refused_with_its_code_never_a_crash(server, header, claims, code):
+    base, _ = server
+    now = int(time.time())
+    body = {"iss": EHR, "aud": base + SERVICE, "exp": now + 300, "iat": now, "jti": str(uuid.uuid4()), **claims} \
+        if isinstance(claims, dict) else claims
+    refused(call(base, _unsigned(header, body) + "c2lnbmF0dXJl"), code)

@@ -279,14 +279,14 @@ class CdsTrust:
         sources: list[FileKeys | UrlKeys] = issuer.sources
         jku = header.get("jku")
         if jku is not None:
-            if jku not in issuer.allowed_jku:
+            if not isinstance(jku, str) or jku not in issuer.allowed_jku:
                 raise TrustError("JKU_NOT_ALLOWED", f"JWT jku {str(jku)[:100]!r} is not on this issuer's allow-list; "
                                                     "only the JWKS URLs configured for it are fetched.", iss)
             sources = [s for s in issuer.sources if s.url == jku]
         key = await _find_key(sources, kid, iss)
         try:
             await run_in_threadpool(jws.deserialize_compact, token, key, algorithms=[alg])  # off the loop: ES384 ~1 ms
-        except JoseError:
+        except (JoseError, ValueError, TypeError):
             raise TrustError("BAD_SIGNATURE", f"The JWT signature does not verify with key {kid[:60]!r} of "
                                               f"{iss[:100]!r} and alg {alg}.", iss) from None
         return self._claims(claims, iss, audiences)
