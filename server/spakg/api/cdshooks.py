@@ -147,7 +147,8 @@ def cds_routes(current: Callable[[], Knowledge], trust: CdsTrust | None = None,
                                                        f"use {allowed}.")
         raise HookError(404, "NOT_FOUND", f"No such CDS Hooks route: {path[:100]}. There are GET /cds-services, "
                                           f"POST /cds-services/{SERVICE_ID} and POST "
-                                          f"/cds-services/{SERVICE_ID}/feedback.")
+                                          f"/cds-services/{SERVICE_ID}/feedback"
+                                          f"{' (without a trailing slash)' if path.endswith('/') else ''}.")
 
     return [Route("/cds-services", services, methods=["GET"]),
             Route("/cds-services/{service}", call, methods=["POST"]),
