@@ -288,6 +288,9 @@ def run(args) -> None:
             cds = bench_cds(args.server, k, wrk, concurrency)
             print(f"  CDS Hooks patient-view ({cds['kib']:.0f} KiB prefetch, 100 resources), concurrency {concurrency}: "
                   f"{cds['rps']:,.0f} req/s, p50 {cds['p50_ms']:.2f} ms, p99 {cds['p99_ms']:.2f} ms")
+        from .bench_fhir import print_cds_trust
+
+        print_cds_trust(k)
         print("explorer pages (median render on the server; gzipped bytes with their scripts and styles):")
         for path, (ms, weight) in bench_pages(args.server).items():
             print(f"  {path[:60]:60s} {ms:6.1f} ms {weight / 1024:8.0f} KiB")

@@ -120,3 +120,115 @@ def print_bundles(k: Knowledge) -> None:
             print(f"  {n:>7,} entries ({f['kib']:6.0f} KiB): JSON {f['parse_ms']:7.2f} ms, read (validation + codes) "
                   f"{f['read_ms']:7.2f} ms, + assess {f['assess_ms']:7.2f} ms, + full proof JSON {f['proof_ms']:7.2f} ms")
 
+
+
+def bench_cds_trust(k: Knowledge, requests: int = 300) -> dict[str, dict[str, float]]:
+    """CDS Hooks patient-view requests/s (one client, one call at a time) on a server without --cds-trust and on one
+    with it, each trusted call with a fresh RS384 or ES384 token (minted before timing). The three kinds of call take
+    turns, one call each, so a loaded machine slows them alike. Two servers are started here on loopback ports, with
+    keys made here."""
+    import contextlib
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+    import uuid
+    from pathlib import Path
+
+    import httpx
+    from joserfc import jwt
+    from joserfc.jwk import ECKey, KeySet, RSAKey
+
+    keys = {"RS384": RSAKey.generate_key(2048, parameters={"kid": "bench-rsa"}, private=True),
+            "ES384": ECKey.generate_key("P-384", parameters={"kid": "bench-ec"}, private=True)}
+    issuer = "https://ehr.bench.invalid"
+    body = orjson.dumps(cds_request(k))
+
+    def port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    @contextlib.contextmanager
+    def serving(*args: str):
+        p = port()
+        proc = subprocess.Popen([sys.executable, "-m", "spakg.cli", "serve", "--port", str(p), "--log-level",
+                                 "error", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{p}"
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                        break
+                time.sleep(0.1)
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+
+    def tokens(alg: str, aud: str, n: int) -> list[str]:
+        now = int(time.time())
+        return [jwt.encode({"alg": alg, "typ": "JWT", "kid": keys[alg].kid},
+                           {"iss": issuer, "aud": aud, "iat": now, "exp": now + 600, "jti": str(uuid.uuid4())},
+                           keys[alg], algorithms=[alg]) for _ in range(n)]
+
+    def post(client: httpx.Client, url: str, token: str | None) -> float:
+        headers = {"content-type": "application/json", **({"authorization": f"Bearer {token}"} if token else {})}
+        t = time.perf_counter()
+        client.post(url, content=body, headers=headers).raise_for_status()
+        return time.perf_counter() - t
+
+    with tempfile.TemporaryDirectory() as tmp:
+        jwks = Path(tmp) / "jwks.json"
+        jwks.write_text(json.dumps(KeySet(list(keys.values())).as_dict(private=False)))
+        with serving() as open_base, serving("--cds-trust", f"{issuer}={jwks}") as trusted_base, \
+                httpx.Client(timeout=30) as client:
+            service = "/cds-services/spakg-axspa"
+            minted = {alg: tokens(alg, trusted_base + service, requests + 10) for alg in keys}
+            for i in range(10):  # warm both
+                post(client, open_base + service, None)
+                for alg in keys:
+                    post(client, trusted_base + service, minted[alg][requests + i])
+            times: dict[str, list[float]] = {"open": [], "RS384": [], "ES384": []}
+            for i in range(requests):
+                times["open"].append(post(client, open_base + service, None))
+                for alg in keys:
+                    times[alg].append(post(client, trusted_base + service, minted[alg][i]))
+            checked = _check_times(jwks, issuer, {alg: tokens(alg, "https://cds.bench.invalid" + service, requests)
+                                                  for alg in keys}, "https://cds.bench.invalid" + service)
+    out = {name: {"rps": len(t) / sum(t), "p50_ms": statistics.median(t) * 1e3} for name, t in times.items()}
+    for alg, t in checked.items():
+        out[alg]["check_p50_ms"] = statistics.median(t) * 1e3
+    return out
+
+
+def _check_times(jwks, issuer: str, minted: dict[str, list[str]], aud: str) -> dict[str, list[float]]:
+    """Seconds per token of CdsTrust.check in this process (the trust check alone, without HTTP)."""
+    import asyncio
+
+    from .api.cds_trust import CdsTrust
+
+    trust = CdsTrust({issuer: [str(jwks)]})
+
+    async def run() -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {}
+        for alg, tokens in minted.items():
+            out[alg] = []
+            for token in tokens:
+                t = time.perf_counter()
+                await trust.check(f"Bearer {token}", [aud])
+                out[alg].append(time.perf_counter() - t)
+        return out
+
+    return asyncio.run(run())
+
+
+def print_cds_trust(k: Knowledge) -> None:
+    f = bench_cds_trust(k)
+    print("CDS Hooks patient-view, one client, without and with --cds-trust (calls taking turns, a fresh token each):")
+    print(f"  open {f['open']['rps']:,.0f} req/s (p50 {f['open']['p50_ms']:.2f} ms); trusted-only, RS384 "
+          f"{f['RS384']['rps']:,.0f} req/s (p50 {f['RS384']['p50_ms']:.2f} ms), ES384 {f['ES384']['rps']:,.0f} req/s "
+          f"(p50 {f['ES384']['p50_ms']:.2f} ms)")
+    print(f"  the trust check alone, in process: RS384 {f['RS384']['check_p50_ms']:.2f} ms, ES384 "
+          f"{f['ES384']['check_p50_ms']:.2f} ms per call (median)")

@@ -27,12 +27,17 @@ def cmd_serve(args) -> int:
     if args.skip and not args.watch:
         print("error: --skip names checks to leave out before a reload; it only goes with --watch.", file=sys.stderr)
         return 2
+    if (args.cds_trust_discovery or args.cds_base_url) and not args.cds_trust:
+        print("error: --cds-trust-discovery and --cds-base-url go with --cds-trust ISSUER=JWKS.", file=sys.stderr)
+        return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:  %(name)s: %(message)s")
     limits = {} if args.sparql_timeout is None else {"sparql_timeout_seconds": args.sparql_timeout}
     options = ServeOptions(str(args.ontology) if args.ontology else None, args.watch, tuple(args.skip),
                            introspection=not args.no_introspection, graphiql=not args.no_graphiql, limits=limits,
                            cors_origins=tuple(args.cors_origin),
-                           reports=str(args.reports.resolve()) if args.reports else None)
+                           reports=str(args.reports.resolve()) if args.reports else None,
+                           cds_trust=tuple(args.cds_trust), cds_trust_discovery=args.cds_trust_discovery,
+                           cds_base_url=args.cds_base_url)
     return run(options, args.host, args.port, args.log_level, args.workers)
 
 
@@ -231,6 +236,14 @@ def main(argv: list[str] | None = None) -> int:
                             "/cohorts")
     serve.add_argument("--sparql-timeout", type=float, default=None, metavar="SECONDS",
                        help="wall-clock limit of one SPARQL query (default 5)")
+    serve.add_argument("--cds-trust", action="append", default=[], metavar="ISSUER=JWKS",
+                       help="only this EHR may call CDS Hooks: its JWT issuer and JWK Set (a file, re-read on change, "
+                            "or an http(s) URL, also the allowed jku) (repeatable; without it the service is open)")
+    serve.add_argument("--cds-trust-discovery", action="store_true",
+                       help="with --cds-trust: GET /cds-services needs a token too (open by default)")
+    serve.add_argument("--cds-base-url", default=None, metavar="URL",
+                       help="with --cds-trust: the public base URL EHRs call, which a token's aud names, e.g. "
+                            "https://cds.example.org (default: the request's own)")
     serve.set_defaults(func=cmd_serve)
 
     assess = sub.add_parser("assess", help="assess patients from a file (Turtle, JSON-LD, JSON, JSON lines or FHIR R4 "

@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
@@ -19,8 +20,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..knowledge import Knowledge
 from ..web.pages import explorer_routes, not_found_page
+from .cds_feedback import FeedbackCounters
 from .cdshooks import MAX_BODY_BYTES as CDS_MAX_BODY_BYTES
-from .cdshooks import cds_routes
+from .cdshooks import cds_routes, hook_error
 from .fhir_routes import fhir_routes
 from .limits import Limits
 from .middleware import Guard, log_internal
@@ -28,6 +30,9 @@ from .reload import OntologyWatcher, WatchSettings
 from .schema import schema
 from .sparql import SparqlError, SparqlPool
 from .view import SpakgGraphQL
+
+if TYPE_CHECKING:
+    from .cds_trust import CdsTrust
 
 RDF_FORMATS = {  # media type -> rdflib format
     "text/turtle": "turtle",
@@ -98,24 +103,26 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        response = JSONResponse(error_body(
-            f"Request body is larger than {limit} bytes; send fewer patients or findings per request.",
-            "PAYLOAD_TOO_LARGE"), status_code=413)
+        message = f"Request body is larger than {limit} bytes; send fewer patients or findings per request."
+        response = hook_error(413, "PAYLOAD_TOO_LARGE", message) if scope["path"].startswith("/cds-services") else \
+            JSONResponse(error_body(message, "PAYLOAD_TOO_LARGE"), status_code=413)
         await response(scope, receive, send)
 
 
 def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
                holder: KnowledgeHolder | None = None, watch: WatchSettings | None = None,
                introspection: bool = True, graphiql: bool = True, cors_origins: tuple[str, ...] = (),
-               reports: Path | None = None) -> Starlette:
+               reports: Path | None = None, cds_trust: CdsTrust | None = None) -> Starlette:
     """The service. ``introspection`` and ``graphiql`` off for production: the schema is then not served to anyone
     who asks, and a browser gets no query editor. ``cors_origins``: the browser origins allowed to call it (a
     browser-based CDS Hooks client, a web app); none by default, so no page elsewhere can read its answers.
-    ``reports``: a directory of cohort reports for the explorer to show (none by default)."""
+    ``reports``: a directory of cohort reports for the explorer to show (none by default). ``cds_trust``: the CDS
+    clients trusted to call the CDS Hooks service (anyone may, without it)."""
     limits = limits or Limits()
     holder = holder or KnowledgeHolder(knowledge or Knowledge.load(max_findings=limits.max_findings))
     holder.current.facts.max_findings = limits.max_findings
     watcher = OntologyWatcher(holder, watch) if watch is not None else None
+    feedback = FeedbackCounters()
 
     def context() -> dict:
         # One version per request: a reload while a request runs must not mix two ontologies in one answer.
@@ -131,6 +138,8 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
                 "watching": watcher is not None}
         if watcher is not None:
             body |= {"reloads": watcher.reloads, "refusedEdits": watcher.refusals}
+        body["cdsHooks"] = {"callers": "trusted-only" if cds_trust is not None else "open",
+                            "feedback": feedback.as_dict()}
         return JSONResponse(body)
 
     async def ontology(request: Request) -> Response:
@@ -165,7 +174,7 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
         Route("/healthz", healthz),
         Route("/ontology", ontology),
         Route("/sparql", sparql, methods=["GET", "POST"]),
-        *cds_routes(lambda: holder.current),
+        *cds_routes(lambda: holder.current, trust=cds_trust, feedback=feedback),
         *fhir_routes(lambda: holder.current),
         *explorer_routes(lambda: holder.current, graphiql=graphiql, reports=reports),
     ]

@@ -11,7 +11,7 @@ patient is logged.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
 import orjson
@@ -24,6 +24,9 @@ from ..errors import SpakgError
 from ..fhir.assess import assess_bundle
 from ..fhir.cards import REFERRAL, cards_for
 from ..knowledge import Knowledge
+from .cds_feedback import FeedbackCounters, FeedbackError
+from .cds_trust import CdsTrust, TrustError
+from .middleware import log_internal
 
 SERVICE_ID = "spakg-axspa"
 HOOK = "patient-view"
@@ -66,24 +69,93 @@ def discovery(knowledge: Knowledge) -> dict:
     }]}
 
 
-def cds_routes(current: Callable[[], Knowledge]) -> list[Route]:
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def hook_error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None,
+               **extra: str | None) -> JSONResponse:
+    """The one error shape of every /cds-services route: {"error": {"code", "message"}}."""
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status,
+                        headers=dict(headers) if headers else None)
+
+
+def cds_routes(current: Callable[[], Knowledge], trust: CdsTrust | None = None,
+               feedback: FeedbackCounters | None = None) -> list[Route]:
+    """The CDS Hooks routes. ``trust``: when given, calls (and feedback; discovery too if it says so) need a bearer
+    JWT from a trusted issuer. ``feedback``: where feedback is counted."""
+    counters = feedback if feedback is not None else FeedbackCounters()
+
+    def coded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except (HookError, FeedbackError) as e:
+                return hook_error(e.status, e.code, e.message)
+            except TrustError as e:
+                return hook_error(401, e.code, e.message, {"www-authenticate": 'Bearer error="invalid_token"'})
+            except Exception as exc:  # a bug: logged where it happened, answered in this routes' own shape
+                request_id = request.scope.get("state", {}).get("request_id")
+                log_internal(request_id, exc)
+                return hook_error(500, "INTERNAL_SERVER_ERROR", "Internal error; the server logged it under this "
+                                  "request id. The request may be retried.", requestId=request_id)
+        return guarded
+
+    async def trusted(request: Request, *paths: str) -> None:
+        if trust is None:
+            return
+        base = trust.base_url or str(request.base_url).rstrip("/")
+        await trust.check(request.headers.get("authorization"), [base + p for p in paths])
+
+    @coded
     async def services(request: Request) -> Response:
+        if trust is not None and trust.discovery:
+            await trusted(request, "/cds-services")
         return JSONResponse(discovery(current()))
 
+    def known(service: str) -> None:
+        if service != SERVICE_ID:
+            raise HookError(404, "UNKNOWN_SERVICE", f"No CDS service {service[:60]!r}; GET /cds-services lists "
+                                                    f"the one there is ({SERVICE_ID}).")
+
+    @coded
     async def call(request: Request) -> Response:
         service = request.path_params["service"]
-        try:
-            if service != SERVICE_ID:
-                raise HookError(404, "UNKNOWN_SERVICE", f"No CDS service {service[:60]!r}; GET /cds-services lists "
-                                                        f"the one there is ({SERVICE_ID}).")
-            raw = await request.body()
-            # off the event loop: a large record takes tens of milliseconds to parse and read; /healthz must not wait
-            return JSONResponse(await run_in_threadpool(answer, current(), raw, str(request.base_url)))
-        except HookError as e:
-            return JSONResponse({"error": {"code": e.code, "message": e.message}}, status_code=e.status)
+        await trusted(request, f"/cds-services/{service}")
+        known(service)
+        raw = await request.body()
+        # off the event loop: a large record takes tens of milliseconds to parse and read; /healthz must not wait
+        return JSONResponse(await run_in_threadpool(answer, current(), raw, str(request.base_url)))
+
+    @coded
+    async def feedback_route(request: Request) -> Response:
+        service = request.path_params["service"]
+        # aud: the feedback URL, or the service's (clients differ on which endpoint "is being invoked")
+        await trusted(request, f"/cds-services/{service}/feedback", f"/cds-services/{service}")
+        known(service)
+        raw = await request.body()  # up to the CDS routes' body limit: parsed off the event loop too
+        return JSONResponse({"counted": await run_in_threadpool(lambda: counters.record(_json(raw)))})
+
+    @coded
+    async def elsewhere(request: Request) -> Response:
+        path = request.url.path
+        if path == "/cds-services/" and request.method in ("GET", "HEAD"):
+            return await services(request)
+        if path.rstrip("/") == "/cds-services" or path.count("/") == 2 or \
+                (path.count("/") == 3 and path.endswith("/feedback")):
+            allowed = "GET" if path.rstrip("/") == "/cds-services" else "POST"
+            raise HookError(405, "METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {path[:100]}; "
+                                                       f"use {allowed}.")
+        raise HookError(404, "NOT_FOUND", f"No such CDS Hooks route: {path[:100]}. There are GET /cds-services, "
+                                          f"POST /cds-services/{SERVICE_ID} and POST "
+                                          f"/cds-services/{SERVICE_ID}/feedback"
+                                          f"{' (without a trailing slash)' if path.endswith('/') else ''}.")
 
     return [Route("/cds-services", services, methods=["GET"]),
-            Route("/cds-services/{service}", call, methods=["POST"])]
+            Route("/cds-services/{service}", call, methods=["POST"]),
+            Route("/cds-services/{service}/feedback", feedback_route, methods=["POST"]),
+            # after the others: a path or method they do not take gets this routes' error shape, not the app's
+            Route("/cds-services", elsewhere, methods=ALL_METHODS),
+            Route("/cds-services/{rest:path}", elsewhere, methods=ALL_METHODS)]
 
 
 def answer(knowledge: Knowledge, raw: bytes, base_url: str) -> dict:

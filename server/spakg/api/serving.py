@@ -8,6 +8,7 @@ import gc
 import json
 import os
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,16 +29,46 @@ class ServeOptions:
     limits: dict = field(default_factory=dict)   # Limits fields to change
     cors_origins: tuple[str, ...] = ()            # browser origins allowed to call (a CDS Hooks sandbox, an app)
     reports: str | None = None                    # a directory of cohort reports for the explorer
+    cds_trust: tuple[str, ...] = ()               # ISSUER=JWKS-FILE-or-URL: only these EHRs may call CDS Hooks
+    cds_trust_discovery: bool = False             # with cds_trust: GET /cds-services needs a token too
+    cds_base_url: str | None = None               # the public base URL a token's aud names (default: the request's)
+    cds_replay_store: str | None = None           # set by run() for worker processes: their shared jti cache
 
 
 class NotFit(Exception):
     """The ontology did not pass `spakg check` at start (with --watch)."""
 
 
+class BadTrust(Exception):
+    """A --cds-trust option that cannot be used (its JWKS file unreadable, not a JWK Set)."""
+
+
+def cds_trust_from(options: ServeOptions):
+    """The CdsTrust for --cds-trust, or None (the CDS service then stays open to any caller)."""
+    if not options.cds_trust:
+        return None
+    from .cds_trust import CdsTrust, parse_trust
+
+    try:
+        return CdsTrust(parse_trust(options.cds_trust), discovery=options.cds_trust_discovery,
+                        base_url=options.cds_base_url, replay_store=options.cds_replay_store)
+    except (OSError, ValueError) as e:
+        raise BadTrust(str(e)) from None
+
+
+def cds_access_line(options: ServeOptions) -> str:
+    if not options.cds_trust:
+        return "CDS Hooks open to any caller (no --cds-trust)"
+    n = len({entry.partition("=")[0].strip() for entry in options.cds_trust})
+    return (f"CDS Hooks trusted-only ({n} issuer{'s' * (n != 1)}; discovery "
+            f"{'too' if options.cds_trust_discovery else 'open'})")
+
+
 def build_app(options: ServeOptions) -> Starlette:
     from ..knowledge import Knowledge
     from .app import create_app
 
+    trust = cds_trust_from(options)  # before the ontology loads: a bad --cds-trust fails at once
     limits = Limits(**options.limits)
     directory = Path(options.ontology) if options.ontology else None
     watch = None
@@ -56,7 +87,8 @@ def build_app(options: ServeOptions) -> Starlette:
         knowledge = Knowledge.load(directory, max_findings=limits.max_findings)
     knowledge.facts.max_findings = limits.max_findings
     app = create_app(knowledge, limits, watch=watch, introspection=options.introspection, graphiql=options.graphiql,
-                     cors_origins=options.cors_origins, reports=Path(options.reports) if options.reports else None)
+                     cors_origins=options.cors_origins, reports=Path(options.reports) if options.reports else None,
+                     cds_trust=trust)
     # Everything loaded so far lives as long as the server: out of the collector's sight, a full collection no longer
     # walks it (pauses of 12-51 ms at p99 before).
     gc.collect()
@@ -69,6 +101,7 @@ def app_from_environment() -> Starlette:
     raw = json.loads(os.environ[ENV])
     raw["skip"] = tuple(raw.get("skip", ()))
     raw["cors_origins"] = tuple(raw.get("cors_origins", ()))
+    raw["cds_trust"] = tuple(raw.get("cds_trust", ()))
     return build_app(ServeOptions(**raw))
 
 
@@ -79,15 +112,22 @@ def run(options: ServeOptions, host: str, port: int, log_level: str, workers: in
     try:
         if workers <= 1:
             app = build_app(options)
-            print(f"spakg serving http://{host}:{port}/graphql", file=sys.stderr)
+            print(f"spakg serving http://{host}:{port}/graphql; {cds_access_line(options)}", file=sys.stderr)
             uvicorn.run(app, **common)
             return 0
         build_app(options)  # fail here, once, rather than in every worker
+        if options.cds_trust:  # a token one worker accepted must be refused by the others
+            shared = tempfile.TemporaryDirectory(prefix="spakg-cds-replay-")
+            options = dataclasses.replace(options, cds_replay_store=str(Path(shared.name) / "jti.sqlite3"))
         os.environ[ENV] = json.dumps(dataclasses.asdict(options))
-        print(f"spakg serving http://{host}:{port}/graphql with {workers} worker processes", file=sys.stderr)
+        print(f"spakg serving http://{host}:{port}/graphql with {workers} worker processes; "
+              f"{cds_access_line(options)}", file=sys.stderr)
         uvicorn.run("spakg.api.serving:app_from_environment", factory=True, workers=workers, **common)
         return 0
     except NotFit as exc:
         print("spakg: the ontology is not fit to serve; fix it and start again.\n" + str(exc), file=sys.stderr)
         return 1
+    except BadTrust as exc:
+        print(f"spakg: --cds-trust: {exc}", file=sys.stderr)
+        return 2
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 
+from ..api.cds_feedback import override_reasons
 from ..assessment import CLASSIFICATION_NOTE, Assessment, summary_from
 from ..rules import MET, UNDETERMINED, FindingItem, Rule
 from ..web.patient_query import query_from_patient
@@ -124,6 +125,7 @@ def _card(summary: str, indicator: str, rule: Rule, base: str, permalink: str, d
         "uuid": str(uuid.uuid4()), "summary": summary, "indicator": indicator, "detail": detail,
         "source": {"label": f"spakg — {rule.label}", "url": f"{base}/rules/{rule.id}"},
         "links": [{"label": "Open this assessment in spakg", "url": permalink, "type": "absolute"}],
+        "overrideReasons": override_reasons(),  # what a clinician may say when dismissing it (counted at /feedback)
     }
 
 
