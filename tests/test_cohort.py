@@ -191,7 +191,7 @@ def test_a_directory_of_fhir_bundles_screens_on_dask_as_each_bundle_assesses(kno
     folder = tmp_path / "bundles"
     write_cohort(knowledge, 120, str(folder), seed=5, fhir="bundles")
     (folder / "synthetic-40.json").write_text("{not json", encoding="utf-8")
-    (folder / "synthetic-70.json").write_text(json.dumps({"resourceType": "Bundle", "type": "batch"}), encoding="utf-8")
+    (folder / "synthetic-70.json").write_text(json.dumps({"resourceType": "Bundle", "type": "message"}), encoding="utf-8")
     run = screen(folder, tmp_path / "out", workers=2, as_of=date(2026, 11, 29))
     table = pq.read_table(tmp_path / "out").to_pandas().sort_values("row")
     assert run.patients == 120 == len(table)

@@ -4,8 +4,10 @@ resource type — regrouped into one Bundle per patient, then screened like any 
 The regrouping is one hash shuffle on the Dask cluster ``spakg screen`` runs on: each block of lines is split into
 buckets by the patient each line is about (``bucket_lines``: the patient found in the line's text, the JSON parsed
 only where the text is not plain), and each bucket — every block's share of it — is grouped by patient and screened
-(``screen_bucket``), each line parsed once. No process holds the whole export. A line that is not JSON or names no
-patient is not lost: such lines come back as one row with an error naming their files.
+(``screen_bucket``), each line parsed once. No process holds the whole export. A line that is not JSON, or a
+Condition or Observation that names no patient, is not lost: such lines come back as one row with an error naming
+their files. A resource of a type spakg does not read that names no patient (a Practitioner, an Organization) is
+about no one and is passed over, as a Bundle's reading would list it as a type spakg does not read.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ import orjson
 
 from ..errors import InvalidFacts
 
-NO_PATIENT = ""  # the group of lines that are not JSON or name no patient
+NO_PATIENT = ""  # the group of lines that are not JSON, or a resource spakg reads that names no patient
+ABOUT_NO_ONE = "-"  # a resource of a type spakg does not read that names no patient (a Practitioner): passed over
+READ_TYPES = ("Patient", "Condition", "Observation")
 # a subject or patient reference in a line's text, and the marks of a line whose text cannot be trusted for it
 _REFERENCE = re.compile(r'"(?:subject|patient)"\s*:\s*\{[^{}]*?"reference"\s*:\s*"([^"\\]+)"')
-_PLAIN = re.compile(r'^\s*\{\s*"resourceType"\s*:\s*"(?!Patient")')  # a resource that is not itself a Patient
+_PATIENT = re.compile(r'"resourceType"\s*:\s*"Patient"')  # a Patient itself (its id is the key): parsed
 
 
 def bulk_files(source: Path) -> list[Path]:
@@ -55,13 +59,13 @@ def patient_of(item: tuple[str, str]) -> str:
             parts = reference.split("/_history/")[0].rstrip("/").split("/")
             if len(parts) >= 2 and parts[-2] == "Patient" and parts[-1]:
                 return f"Patient/{parts[-1]}"
-    return NO_PATIENT
+    return NO_PATIENT if resource.get("resourceType") in READ_TYPES else ABOUT_NO_ONE
 
 
 def patient_in_text(line: str) -> str:
     """``patient_of`` for one line, from its text where that is unambiguous (a resource other than a Patient with one
     subject or patient reference, nothing contained): some twenty times faster than parsing it. Otherwise, parsed."""
-    if _PLAIN.match(line) and '"contained"' not in line:
+    if '"contained"' not in line and not _PATIENT.search(line):
         found = set(_REFERENCE.findall(line))
         if len(found) == 1:
             parts = found.pop().split("/_history/")[0].rstrip("/").split("/")
@@ -78,6 +82,8 @@ def bucket_lines(items: Iterable[tuple[str, str]], buckets: int) -> tuple[list[t
         if not line.strip():
             continue
         key = patient_in_text(line)
+        if key == ABOUT_NO_ONE:
+            continue  # read in a Bundle, it would be listed as a resource spakg does not read
         out[zlib.crc32(key.encode()) % buckets if key else 0].append((key, line, path))
     return out
 

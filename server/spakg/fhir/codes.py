@@ -106,6 +106,7 @@ class CodeBook:
     orders: dict[str, list[OrderCode]] = field(default_factory=dict)  # investigation id -> its order codes
     labels: dict[str, str] = field(default_factory=dict)               # system URI -> its name ("SNOMED CT")
     conditions_only: frozenset[str] = frozenset()  # concept ids a record keeps as Conditions (fx:recordedAs)
+    _by_concept: dict[str, list] | None = None      # concept id -> its public codes, best first (public_coding)
 
     def concept_codes(self, key: tuple[str, str]) -> list[ConceptCode] | None:
         """The concepts a coding names: its own mappings, else (ICD-10) those of the nearest code above it that is
@@ -142,6 +143,24 @@ class CodeBook:
         own = self.own_system
         tokens = [f"{s}|{c}" for s, c in self.observation_codes() if s != own]
         return ",".join([*tokens, *([f"{own}|"] if own else [])])
+
+    def public_coding(self, concept_id: str, present: bool) -> tuple[str, str, str | None] | None:
+        """A public code (system, code, display) that states exactly this concept as ``present`` says — exact, or
+        narrower where only presence is to be said; of one code system's, SNOMED CT first — or None."""
+        if self._by_concept is None:
+            table: dict[str, list[tuple[int, str, str, str, str | None]]] = {}
+            for (system, code), mapped in self.concepts.items():
+                if system == self.own_system or len({m.concept.id for m in mapped if m.states_presence}) != 1:
+                    continue  # a code that states two concepts, or spakg's own
+                for m in mapped:
+                    if m.states_presence and m.source is None:
+                        rank = (0 if system == "http://snomed.info/sct" else 1) * 2 + (m.match != "EXACT")
+                        table.setdefault(m.concept.id, []).append((rank, system, code, m.match, m.display))
+            self._by_concept = {cid: sorted(rows, key=lambda r: r[:3]) for cid, rows in table.items()}
+        for _, system, code, match, display in self._by_concept.get(concept_id, ()):
+            if present or match == "EXACT":
+                return system, code, display
+        return None
 
     def knows(self, key: tuple[str, str]) -> bool:
         """Whether spakg reads anything from this coding (a concept, a laboratory test, a number about the patient)."""

@@ -1,10 +1,11 @@
 """A spakg patient record written as a FHIR R4 Bundle: the vignettes' FHIR forms in the tests, synthetic Bundles for
 benchmarks and for cohorts of Bundles.
 
-Diseases become Conditions (confirmed or refuted), other findings Observations; each is coded with a public code
-where the ontology has an exact, uncontested SNOMED CT one (the form an EHR would send), else in spakg's own code
-system. A finding the ontology splits by clinical status (current psoriasis, a history of it) is written as the
-broader code with that status, as a problem list records it. Dates are laid out so that the reader gives the
+Diseases become Conditions (confirmed or refuted), other findings Observations; each is coded as an EHR would code
+it where the value sets have a public code that states exactly it (SNOMED CT first; a narrower code such as "low
+back pain" for a back pain that is present), else in spakg's own code system. A finding the ontology splits by
+clinical status (current psoriasis, a history of it) is written as the broader code with that status, as a problem
+list records it. Dates are laid out so that the reader gives the
 record's numbers back: the back pain began ``durationMonths`` before ``as_of``, the patient was born
 ``ageAtOnset`` years before that (or ``age`` years before ``as_of``); when the record's age is past the pain's onset
 plus its duration, the pain is written as resolved at that point, which is the only way the three numbers agree.
@@ -62,7 +63,7 @@ def bundle_from_record(knowledge: Knowledge, record: Mapping, as_of: date, *, pa
         if present and concept.id in split:
             broad_id, status = split[concept.id]
             concept = knowledge.concepts.get(broad_id)
-        code = _coding(knowledge, concept)
+        code = _coding(knowledge, concept, present)
         if concept is disease or disease in concept.ancestors or status is not None:
             resource = {"resourceType": "Condition", "id": rid, "subject": subject, "code": {"coding": [code]},
                         "verificationStatus": _cc(VERIFICATION, "confirmed" if present else "refuted")}
@@ -93,7 +94,10 @@ def bundle_from_record(knowledge: Knowledge, record: Mapping, as_of: date, *, pa
     measurements = record.get("measurements") or {}
     if isinstance(measurements, list):
         measurements = {m["quantity"]: m["value"] for m in measurements}
-    labs = {lab.quantity: (key, lab) for key, lab in book.labs.items() if lab.quantity}
+    labs: dict = {}
+    for key, lab in sorted(book.labs.items()):  # the first code of each number (CRP: 1988-5, not hs-CRP's)
+        if lab.quantity:
+            labs.setdefault(lab.quantity, (key, lab))
     for j, (name, value) in enumerate(sorted(measurements.items())):
         unit = book.units[name].own if name in book.units else "1"
         if name in labs:
@@ -107,11 +111,12 @@ def bundle_from_record(knowledge: Knowledge, record: Mapping, as_of: date, *, pa
             "entry": [{"fullUrl": f"urn:spakg:{r['resourceType']}/{r['id']}", "resource": r} for r in entries]}
 
 
-def _coding(knowledge: Knowledge, concept: Concept) -> dict:
+def _coding(knowledge: Knowledge, concept: Concept, present: bool) -> dict:
     book = knowledge.fhir.codes
-    for x in concept.xrefs:
-        if x.prefix == "SCTID" and x.match == "EXACT" and x.source in (None, "MONDO"):
-            return {"system": "http://snomed.info/sct", "code": x.code.split(":", 1)[1], "display": concept.label}
+    public = book.public_coding(concept.id, present)
+    if public is not None:
+        system, code, display = public
+        return {"system": system, "code": code, "display": display or concept.label}
     return {"system": book.own_system, "code": concept.id, "display": concept.label}
 
 
