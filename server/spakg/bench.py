@@ -269,9 +269,10 @@ def run(args) -> None:
         print(f"  {name:10s} per patient {one * 1e3:9.2f} ms ({one * r['vector']:>9,.0f}x spakg with the proof vector); "
               f"batched ({batch}/run) {many * 1e3:8.3f} ms ({many * r['vector']:,.1f}x; "
               f"{many * r['outcomes']:,.1f}x on outcomes)")
-    from .bench_fhir import print_bundles
+    from .bench_fhir import print_bundles, print_cards
 
     print_bundles(k)
+    print_cards(k)
     print(f"peak memory (max RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     if args.server:
         from .bench_fhir import bench_cds
@@ -285,9 +286,10 @@ def run(args) -> None:
             for name, s in figures.items():
                 print(f"  {name}, concurrency {concurrency}: {s['rps']:,.0f} req/s, p50 {s['p50_ms']:.2f} ms, "
                       f"p99 {s['p99_ms']:.2f} ms")
-            cds = bench_cds(args.server, k, wrk, concurrency)
-            print(f"  CDS Hooks patient-view ({cds['kib']:.0f} KiB prefetch, 100 resources), concurrency {concurrency}: "
-                  f"{cds['rps']:,.0f} req/s, p50 {cds['p50_ms']:.2f} ms, p99 {cds['p99_ms']:.2f} ms")
+            for filtered, how in ((True, "as the templates ask"), (False, "every observation sent")):
+                cds = bench_cds(args.server, k, wrk, concurrency, filtered=filtered)
+                print(f"  CDS Hooks patient-view, a 500-resource record, {how} ({cds['kib']:.0f} KiB), concurrency "
+                      f"{concurrency}: {cds['rps']:,.0f} req/s, p50 {cds['p50_ms']:.2f} ms, p99 {cds['p99_ms']:.2f} ms")
         from .bench_fhir import print_cds_trust
 
         print_cds_trust(k)

@@ -79,16 +79,20 @@ def bench_bundles(k: Knowledge, sizes=SIZES, repeat: int = 5, every_read: int = 
     return out
 
 
-def cds_request(k: Knowledge) -> dict:
-    """A patient-view call with the long record of 100 entries as its prefetch."""
+def cds_request(k: Knowledge, n: int = 500, filtered: bool = True) -> dict:
+    """A patient-view call for an inpatient's record of ``n`` resources (one in 20 read by spakg): its prefetch as
+    the discovery's templates ask for it (``filtered``: only the observations with a code spakg reads) or as a client
+    sends it that ignores the filter (every observation)."""
     from .api.cdshooks import request_from_bundle
 
-    return request_from_bundle(long_record(k, 100), user="Practitioner/bench")
+    return request_from_bundle(long_record(k, n, every_read=20), user="Practitioner/bench",
+                               knowledge=k if filtered else None)
 
 
-def bench_cds(base: str, k: Knowledge, wrk: str | None, concurrency: int, seconds: int = 8) -> dict[str, float]:
+def bench_cds(base: str, k: Knowledge, wrk: str | None, concurrency: int, seconds: int = 8,
+              filtered: bool = True) -> dict[str, float]:
     """Requests/s and latency of POST /cds-services/spakg-axspa (wrk when installed, else httpx)."""
-    body = json.dumps(cds_request(k))
+    body = json.dumps(cds_request(k, filtered=filtered))
     url = base.rstrip("/") + "/cds-services/spakg-axspa"
     if wrk:
         from .bench import wrk_post
@@ -120,6 +124,49 @@ def print_bundles(k: Knowledge) -> None:
             print(f"  {n:>7,} entries ({f['kib']:6.0f} KiB): JSON {f['parse_ms']:7.2f} ms, read (validation + codes) "
                   f"{f['read_ms']:7.2f} ms, + assess {f['assess_ms']:7.2f} ms, + full proof JSON {f['proof_ms']:7.2f} ms")
 
+
+
+def bench_cards(k: Knowledge, n: int = 1000) -> dict[str, tuple[int, int]]:
+    """Cards per ``n`` patients, in process: charts unrelated to back pain (carebundle's US Core records, when it is
+    installed) and referable patients (synthetic clinic patients whom a referral rule refers on their own facts,
+    written as FHIR Bundles with real codes). Per kind: (patients with a card, cards)."""
+    import random
+
+    from .fhir.assess import assess_bundle
+    from .fhir.cards import cards_for
+    from .rules import MET
+    from .synth import clinic_patient
+
+    out: dict[str, tuple[int, int]] = {}
+    try:
+        import carebundle
+    except ImportError:
+        carebundle = None
+    if carebundle is not None:
+        charts = [json.loads(carebundle.to_json(b)) for b in carebundle.generate_cohort(count=n, seed=20, reference_date=AS_OF)]
+        counts = [len(cards_for(assess_bundle(k, b, AS_OF), "http://bench")) for b in charts]
+        out["unrelated"] = (sum(c > 0 for c in counts), sum(counts))
+    referral = [i for i, r in enumerate(k.rules.order) if r.rule_type == "ReferralAdvice"]
+    rng, records = random.Random(21), []
+    while len(records) < n:
+        record = clinic_patient(k, rng, len(records))
+        if any(k.rules.decide(k.facts.read(record))[i] == MET for i in referral):
+            records.append(record)
+    counts = [len(cards_for(assess_bundle(k, bundle_from_record(k, r, AS_OF), AS_OF), "http://bench")) for r in records]
+    out["referable"] = (sum(c > 0 for c in counts), sum(counts))
+    return out
+
+
+def print_cards(k: Knowledge) -> None:
+    figures = bench_cards(k)
+    print("CDS Hooks cards per 1,000 patients (in process):")
+    if "unrelated" not in figures:
+        print("  charts unrelated to back pain: skipped (carebundle is not installed: pip install 'spakg[test]')")
+    for kind, what in (("unrelated", "charts unrelated to back pain (carebundle's US Core records)"),
+                       ("referable", "patients a referral rule refers (synthetic, FHIR with real codes)")):
+        if kind in figures:
+            with_card, cards = figures[kind]
+            print(f"  {what}: {with_card:,} with a card ({cards:,} cards)")
 
 
 def bench_cds_trust(k: Knowledge, requests: int = 300) -> dict[str, dict[str, float]]:

@@ -154,7 +154,7 @@ def observation(raw: Mapping) -> ObservationFields:
 def subject_of(raw: Mapping) -> str | None:
     """The reference a resource's subject makes, a version (``/_history/2``) left off; None without one."""
     subject = raw.get("subject")
-    reference = subject.get("reference") if isinstance(subject, Mapping) else None
+    reference = subject.get("reference") if isinstance(subject, dict) else None
     return reference.split("/_history/")[0] if isinstance(reference, str) else None
 
 
@@ -162,12 +162,12 @@ def codings_of(raw: Mapping) -> list[tuple[str, str]] | None:
     """A resource's code as (system, code) pairs, read before anything is checked; None when the code is missing or
     malformed (checking the resource then says what is wrong with it)."""
     cc = raw.get("code")
-    codings = cc.get("coding") if isinstance(cc, Mapping) else None
+    codings = cc.get("coding") if isinstance(cc, dict) else None
     if not isinstance(codings, list) or not codings:
         return None
     out = []
     for c in codings:
-        if not isinstance(c, Mapping) or not isinstance(c.get("system"), str) or not isinstance(c.get("code"), str):
+        if not isinstance(c, dict) or not isinstance(c.get("system"), str) or not isinstance(c.get("code"), str):
             return None
         out.append((c["system"], c["code"]))
     return out
@@ -177,7 +177,7 @@ def codings_of(raw: Mapping) -> list[tuple[str, str]] | None:
 def _object(value: object, path: str, optional: bool = False) -> None:
     if value is None and optional:
         return
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         raise Invalid(f"{path}: not an object")
 
 
@@ -199,11 +199,11 @@ def _list(value: object, path: str) -> list:
 def _concept(value: object, path: str) -> Concept | None:
     if value is None:
         return None
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         raise Invalid(f"{path}: not a CodeableConcept (an object)")
     pairs, codes = [], []
     for i, c in enumerate(_list(value.get("coding"), f"{path}.coding")):
-        if not isinstance(c, Mapping):
+        if not isinstance(c, dict):
             raise Invalid(f"{path}.coding[{i}]: not a Coding (an object)")
         system, code = c.get("system"), c.get("code")
         _string(system, f"{path}.coding[{i}].system", optional=True)
@@ -219,7 +219,7 @@ def _concept(value: object, path: str) -> Concept | None:
 def _quantity(value: object, path: str) -> Quantity | None:
     if value is None:
         return None
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         raise Invalid(f"{path}: not a Quantity (an object)")
     number = value.get("value")
     if number is not None and (isinstance(number, bool) or not isinstance(number, int | float)):
@@ -234,7 +234,7 @@ def _reference(value: object, path: str, required: bool = False) -> None:
         if required:
             raise Invalid(f"{path}: required, and missing")
         return
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         raise Invalid(f"{path}: not a Reference (an object)")
     _string(value.get("reference"), f"{path}.reference", optional=True)
 

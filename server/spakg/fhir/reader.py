@@ -124,7 +124,7 @@ class BundleReader:
     def read(self, bundle: object, as_of: date | None = None) -> FhirReading:
         entries, skipped = _entries(bundle)
         if as_of is None:
-            stamp = _date(bundle.get("timestamp")) if isinstance(bundle, Mapping) else None
+            stamp = _date(bundle.get("timestamp")) if isinstance(bundle, dict) else None
             as_of = stamp or datetime.now(UTC).date()
         if not EARLIEST <= as_of <= LATEST:
             raise InvalidValue(f"The assessment date {as_of.isoformat()} is outside {EARLIEST.year}–{LATEST.year}; "
@@ -511,7 +511,7 @@ class _Reading:
 # ---------------------------------------------------------------------- helpers
 def _entries(bundle: object) -> tuple[list[tuple[str, str | None, Mapping]], list[Remark]]:
     """Each entry's (name, fullUrl, resource), and the entries listed as carrying nothing to read."""
-    if not isinstance(bundle, Mapping) or bundle.get("resourceType") != "Bundle":
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise InvalidFacts("A FHIR input is a Bundle: a JSON object with \"resourceType\": \"Bundle\".")
     kind = bundle.get("type")
     if kind not in BUNDLE_TYPES:
@@ -523,13 +523,13 @@ def _entries(bundle: object) -> tuple[list[tuple[str, str | None, Mapping]], lis
         raise TooManyFindings(f"The Bundle has {len(entries)} entries; at most {MAX_ENTRIES} are read per patient.")
     out, skipped = [], []
     for i, entry in enumerate(entries):
-        if not isinstance(entry, Mapping):
+        if not isinstance(entry, dict):
             raise InvalidFacts(f"Bundle.entry[{i}] is not an object.")
         resource = entry.get("resource")
         full_url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
-        if not isinstance(resource, Mapping):
+        if not isinstance(resource, dict):
             if kind in REQUEST_TYPES and resource is None:  # a DELETE or a conditional request: nothing to read
-                request = entry.get("request") if isinstance(entry.get("request"), Mapping) else {}
+                request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
                 what = " ".join(str(request.get(k))[:80] for k in ("method", "url") if request.get(k))
                 skipped.append(Remark(full_url or f"Bundle.entry[{i}]", "NO_RESOURCE",
                                       f"the entry carries no resource{f' ({what})' if what else ''}: nothing to read."))
@@ -538,7 +538,7 @@ def _entries(bundle: object) -> tuple[list[tuple[str, str | None, Mapping]], lis
         kind_, rid = resource.get("resourceType"), resource.get("id")
         named = isinstance(kind_, str) and isinstance(rid, str) and rid
         ref = f"{kind_}/{rid}" if named else full_url or f"Bundle.entry[{i}]"
-        if isinstance(entry.get("search"), Mapping) and entry["search"].get("mode") == "outcome":
+        if isinstance(entry.get("search"), dict) and entry["search"].get("mode") == "outcome":
             continue  # a searchset's OperationOutcome: about the search, not the patient
         out.append((ref, full_url, resource))
     return out, skipped
