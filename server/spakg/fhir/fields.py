@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 # R4's dateTime (and date) pattern: a year, optionally month, day, and a time with its zone
 _DATETIME = re.compile(
@@ -27,20 +27,20 @@ OBSERVATION_STATUSES = frozenset(("registered", "preliminary", "final", "amended
 GENDERS = frozenset(("male", "female", "other", "unknown"))
 VALUES = ("valueQuantity", "valueCodeableConcept", "valueString", "valueBoolean", "valueInteger", "valueRange",
           "valueRatio", "valueSampledData", "valueTime", "valueDateTime", "valuePeriod")  # R4's value[x]
+_VALUES = frozenset(VALUES)
+_FINDING_VALUES = frozenset(("valueBoolean", "valueCodeableConcept", "valueQuantity"))  # read for a finding
 
 
 class Invalid(Exception):
     """A field spakg reads that is not what FHIR R4 says it is; ``str`` is its path and what is wrong."""
 
 
-@dataclass(frozen=True, slots=True)
-class Quantity:
+class Quantity(NamedTuple):
     value: float | None
     unit: str | None          # the UCUM code, else the unit as written
 
 
-@dataclass(frozen=True, slots=True)
-class Concept:
+class Concept(NamedTuple):
     """A CodeableConcept: its (system, code) pairs (a pair only where both are given) and every code."""
 
     codings: tuple[tuple[str, str], ...]
@@ -51,15 +51,13 @@ class Concept:
         return self.codes[0] if self.codes else None
 
 
-@dataclass(frozen=True, slots=True)
-class PatientFields:
+class PatientFields(NamedTuple):
     id: str | None
     birth: date | None
     gender: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class ConditionFields:
+class ConditionFields(NamedTuple):
     code: Concept | None
     verification: str | None
     clinical: str | None
@@ -69,8 +67,7 @@ class ConditionFields:
     abatement: date | None
 
 
-@dataclass(frozen=True, slots=True)
-class ObservationFields:
+class ObservationFields(NamedTuple):
     status: str
     code: Concept
     effective: date | None       # effectiveDateTime, else effectivePeriod.end
@@ -143,12 +140,13 @@ def observation(raw: Mapping) -> ObservationFields:
             highs.append(high)
     absent = raw.get("dataAbsentReason")
     _concept(absent, "Observation.dataAbsentReason")
+    values = [n for n in _VALUES.intersection(raw) if raw[n] is not None]
+    others = [n for n in values if n not in _FINDING_VALUES]
     return ObservationFields(
         status, code, effective, _quantity(raw.get("valueQuantity"), "Observation.valueQuantity"), integer, boolean,
         _concept(raw.get("valueCodeableConcept"), "Observation.valueCodeableConcept"),
-        next((n for n in VALUES if n not in ("valueBoolean", "valueCodeableConcept", "valueQuantity")
-              and raw.get(n) is not None), None),
-        any(raw.get(n) is not None for n in VALUES), absent is not None, tuple(flags), tuple(highs))
+        min(others, key=VALUES.index) if others else None, bool(values), absent is not None, tuple(flags),
+        tuple(highs))
 
 
 def subject_of(raw: Mapping) -> str | None:
@@ -199,20 +197,28 @@ def _list(value: object, path: str) -> list:
 def _concept(value: object, path: str) -> Concept | None:
     if value is None:
         return None
-    if not isinstance(value, dict):
+    if type(value) is not dict:
         raise Invalid(f"{path}: not a CodeableConcept (an object)")
     pairs, codes = [], []
-    for i, c in enumerate(_list(value.get("coding"), f"{path}.coding")):
-        if not isinstance(c, dict):
-            raise Invalid(f"{path}.coding[{i}]: not a Coding (an object)")
-        system, code = c.get("system"), c.get("code")
-        _string(system, f"{path}.coding[{i}].system", optional=True)
-        _string(code, f"{path}.coding[{i}].code", optional=True)
-        if code is not None:
-            codes.append(code)
-            if system is not None:
-                pairs.append((system, code))
-    _string(value.get("text"), f"{path}.text", optional=True)
+    coding = value.get("coding")
+    if coding is not None:
+        if type(coding) is not list:
+            raise Invalid(f"{path}.coding: not a list")
+        for i, c in enumerate(coding):
+            if type(c) is not dict:
+                raise Invalid(f"{path}.coding[{i}]: not a Coding (an object)")
+            system, code = c.get("system"), c.get("code")
+            if system is not None and (type(system) is not str or not system):
+                raise Invalid(f"{path}.coding[{i}].system: not a non-empty string")
+            if code is not None:
+                if type(code) is not str or not code:
+                    raise Invalid(f"{path}.coding[{i}].code: not a non-empty string")
+                codes.append(code)
+                if system is not None:
+                    pairs.append((system, code))
+    text = value.get("text")
+    if text is not None and (type(text) is not str or not text):
+        raise Invalid(f"{path}.text: not a non-empty string")
     return Concept(tuple(pairs), tuple(codes))
 
 

@@ -90,11 +90,7 @@ class FhirReading:
     notes: list[Remark]
     as_of: date
     patient: str | None                           # "Patient/…" when the Bundle has one
-    _by_fact: dict[tuple[str, bool], list[str]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for concept, present, refs in self.stated():
-            self._by_fact.setdefault((concept, present), []).extend(refs)
+    _by_fact: dict[tuple[str, bool], list[str]] | None = field(default=None, repr=False)
 
     def stated(self) -> list[tuple[str, bool, list[str]]]:
         """Each finding of the record — its concept id, present or not — with the resources that stated it."""
@@ -103,6 +99,10 @@ class FhirReading:
 
     def resources_for(self, concept_id: str, present: bool) -> list[str]:
         """The resources that stated this finding (``Condition/abc``)."""
+        if self._by_fact is None:  # built on first use: a cohort screen never asks
+            self._by_fact = {}
+            for concept, stated, refs in self.stated():
+                self._by_fact.setdefault((concept, stated), []).extend(refs)
         return self._by_fact.get((concept_id, present), [])
 
     def as_dict(self) -> dict:
