@@ -18,7 +18,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from types import MappingProxyType
 from typing import NamedTuple
@@ -56,6 +56,7 @@ class Bound:
     slot: int
     upper: bool
     of: str | None  # the finding class whose quantity is bounded (None: the patient's)
+    idle: bool = False  # with every input unknown it bounds nothing (set once the bound is read)
 
     def limit(self, values: Mapping[int, tuple[float, float]]) -> float:
         """The formula's value at its end that bounds the quantity: its least (a lower bound: the quantity is at least
@@ -165,12 +166,11 @@ class FactSpace:
                     continue
                 q = self.quantities[name]
                 formula = read_formula(graph, node, concepts, self.quantities, self.index)
-                if q.patient_level:
-                    out.append(Bound(q, formula, self.quantities.slot(name), upper, None))
-                    continue
-                for cid in q.declared_on:  # a finding's number: on each class it is declared on
-                    if cid in self.index:
-                        out.append(Bound(q, formula, self.quantities.slot(name, self.index[cid]), upper, cid))
+                targets = [(self.quantities.slot(name), None)] if q.patient_level else \
+                    [(self.quantities.slot(name, self.index[cid]), cid) for cid in q.declared_on if cid in self.index]
+                for slot, cid in targets:  # a finding's number: on each class it is declared on
+                    bound = Bound(q, formula, slot, upper, cid)
+                    out.append(replace(bound, idle=not bound.binds(bound.limit({}))))
         return out
 
     def _score_formula(self, graph: Graph, concepts: ConceptIndex, name: str) -> tuple[Quantity, Formula]:
@@ -426,12 +426,20 @@ class FactSpace:
     def _bound(self, values: dict[int, tuple[float, float]]) -> None:
         """Each bound from its formula: a stated (or carried-up) value on the wrong side of it is a contradiction; an
         unstated one is known to lie between it and the quantity's other end."""
-        known = frozenset(values)  # the numbers stated (or carried up from a subclass) and the measurements
+        written: list[int] = []  # the slots a bound filled (every other value was stated or carried up)
         for b in self.bounds:
-            limit = b.limit(values)
-            if not b.binds(limit):
-                continue
-            value = values.get(b.slot) if b.slot in known else None
+            formula = b.formula
+            if b.idle and formula.slots.isdisjoint(values):
+                continue  # nothing it reads is known, and over their whole ranges its inputs bound nothing
+            if b.upper:  # Bound.limit and Bound.binds, without the calls (once or twice per patient with numbers)
+                limit = formula.greatest(values)
+                if limit >= b.quantity.maximum:
+                    continue
+            else:
+                limit = formula.least(values)
+                if limit <= b.quantity.minimum:
+                    continue
+            value = values.get(b.slot) if b.slot not in written else None
             if (value is not None and b.outside(value, limit)) or b.impossible(limit):
                 q, formula = b.quantity, b.formula
                 inputs = ", ".join(f"{t.quantity.name} {_interval_text(values[t.slot])}" for t in formula.terms
@@ -446,6 +454,7 @@ class FactSpace:
                     **{"below" if b.upper else "least": limit})
             if value is None:
                 values[b.slot] = b.interval(limit)
+                written.append(b.slot)
 
     def _score(self, values: dict[int, tuple[float, float]], given: dict[str, float]) -> None:
         """Each score's interval from its inputs (unknown ones over their range); a score stated directly must lie
