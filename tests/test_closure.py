@@ -45,10 +45,35 @@ def test_facts_hermit_finds_inconsistent_are_refused_naming_the_axioms(knowledge
     e = err.value
     assert e.details["facts"] == ["AnkylosingSpondylitis present", "NonRadiographicAxialSpondyloarthritis present"]
     assert sorted(e.details["axioms"]) == [
-        "AnkylosingSpondylitis EquivalentTo AxialSpondyloarthritis and (hasFinding some RadiographicSacroiliitis)",
-        "NonRadiographicAxialSpondyloarthritis EquivalentTo AxialSpondyloarthritis and (not (hasFinding some "
-        "RadiographicSacroiliitis))"]
+        "AnkylosingSpondylitis SubClassOf RadiographicSacroiliitis",
+        "NonRadiographicAxialSpondyloarthritis EquivalentTo AxialSpondyloarthritis and (not RadiographicSacroiliitis)"]
     assert "the ontology says" in e.message
+
+
+@pytest.mark.parametrize("diagnosis, xray, axiom", [
+    ("AnkylosingSpondylitis", False, "AnkylosingSpondylitis SubClassOf RadiographicSacroiliitis"),
+    ("NonRadiographicAxialSpondyloarthritis", True,
+     "NonRadiographicAxialSpondyloarthritis EquivalentTo AxialSpondyloarthritis and (not RadiographicSacroiliitis)"),
+])
+def test_a_diagnosis_with_the_x_ray_its_definition_excludes_is_a_contradiction(knowledge, diagnosis, xray, axiom):
+    """Issue 22: AS is axial SpA with radiographic sacroiliitis, nr-axSpA axial SpA without it."""
+    with pytest.raises(ContradictoryFacts) as err:
+        knowledge.facts.patient([{"concept": diagnosis}, {"concept": "RadiographicSacroiliitis", "present": xray}])
+    assert err.value.details["axioms"] == [axiom]
+    assert err.value.code == "CONTRADICTORY_FACTS"
+
+
+def test_a_stated_diagnosis_decides_its_x_ray_and_the_x_ray_decides_the_form(knowledge):
+    present, absent = closed(knowledge, {"concept": "AnkylosingSpondylitis"})
+    assert {"RadiographicSacroiliitis", "AxialSpondyloarthritis"} <= present
+    assert "NonRadiographicAxialSpondyloarthritis" in absent
+    present, absent = closed(knowledge, {"concept": "NonRadiographicAxialSpondyloarthritis"})
+    assert {"RadiographicSacroiliitis", "AnkylosingSpondylitis"} <= absent
+    present, _ = closed(knowledge, {"concept": "AxialSpondyloarthritis"}, {"concept": "RadiographicSacroiliitis"})
+    assert "AnkylosingSpondylitis" in present
+    present, _ = closed(knowledge, {"concept": "AxialSpondyloarthritis"},
+                        {"concept": "RadiographicSacroiliitis", "present": False})
+    assert "NonRadiographicAxialSpondyloarthritis" in present
 
 
 def test_a_contradiction_is_reduced_to_the_facts_that_clash(knowledge):

@@ -169,8 +169,9 @@ class Assessment:
                     continue
                 if isinstance(n, FindingItem):
                     if facts.present & n.bit:
-                        for c in n.comparisons:
-                            if c.slot not in facts.quantities:
+                        for c in n.comparisons:  # unknown, or known only within bounds (an onset from the age)
+                            known = facts.quantities.get(c.slot)
+                            if known is None or known[0] != known[1]:
                                 numbers.setdefault((n.index, c.quantity), []).extend(self._around(c))
                 else:
                     for c in n.comparisons:
@@ -222,7 +223,7 @@ class Assessment:
         facts = self.facts
         space = self.knowledge.facts
         present, absent, values = facts.present, facts.absent, facts.quantities
-        stated = {space.quantities.slot(name) for name in facts.measurements}
+        stated = space.stated_slots(facts)
         base = self.statuses
         und_mask = sum(1 << i for i in undetermined)
         # A settled rule whose every item is monotone stays settled whatever the answer: never decided again.

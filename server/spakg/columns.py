@@ -6,7 +6,8 @@ every vignette and on thousands of random and clinic patients. Every step of the
 * the stated findings' consequences are ORed into fact masks, one row of 64-bit words per patient;
 * a number on a finding makes it present, fills its slot and is carried up to the classes above it (an interval
   over several subclasses' numbers), as ``FactSpace._slots`` does; measurements fill theirs;
-* bounds (the patient is at least as old as the back pain's onset plus its duration) and scores (BASDAI, ASDAS)
+* bounds (the patient is at least as old as the back pain's onset plus its duration; the onset is below the age plus
+  a year less the duration) and scores (BASDAI, ASDAS)
   are computed by their formulas over arrays (``Formula.intervals``);
 * the closure's definitions: each component's atoms are read from the masks as a small integer per row, each
   distinct value is worked out once (``Component.consequences``), and its consequences are ORed back;
@@ -187,22 +188,28 @@ class ColumnScreener:
 
     def _bounds(self, values: dict, rows: np.ndarray, slow: np.ndarray, n: int) -> None:
         """``FactSpace._bound`` for every row with a number or a measurement."""
-        table = self.space.quantities
-        for q, formula in self.space.bounds:
-            least = formula.intervals(values, n)[0]
-            applies = rows & (least > q.minimum)
-            slot = table.slot(q.name)
-            stated = values.get(slot)
+        known = set(values)  # stated numbers and measurements (NaN in the rows that give none)
+        for b in self.space.bounds:
+            q = b.quantity
+            low, high = b.formula.intervals(values, n)
+            limit = high if b.upper else low  # as Bound: below the formula's greatest, at least its least
+            applies = rows & ((limit < q.maximum) if b.upper else (limit > q.minimum))
+            impossible = (limit <= q.minimum) if b.upper else (limit > q.maximum)
+            stated = values.get(b.slot) if b.slot in known else None
             if stated is not None:
                 with np.errstate(invalid="ignore"):
-                    slow |= applies & ((stated[0] < least) | (least > q.maximum))
+                    outside = (stated[0] >= limit) if b.upper else (stated[1] < limit)
+                slow |= applies & (outside | impossible)
                 unstated = applies & np.isnan(stated[0])
                 lo, hi = stated
             else:
-                slow |= applies & (least > q.maximum)
+                slow |= applies & impossible
                 unstated = applies
                 lo = hi = np.full(n, np.nan)
-            values[slot] = (np.where(unstated, least, lo), np.where(unstated, q.maximum, hi))
+            if b.upper:
+                values[b.slot] = (np.where(unstated, q.minimum, lo), np.where(unstated, np.nextafter(limit, -np.inf), hi))
+            else:
+                values[b.slot] = (np.where(unstated, limit, lo), np.where(unstated, q.maximum, hi))
 
     def _scores(self, values: dict, given: np.ndarray, n: int) -> None:
         """``FactSpace._score``: a score over its inputs' intervals, its whole range where nothing it reads is known.

@@ -8,7 +8,8 @@ contradiction, reported with the smallest set of facts and the axioms that clash
 A patient record: ``{"id", "age", "sex", "findings": [{"concept", "present", <finding quantities>}],
 "measurements": {quantity: value}}``; quantities and their ranges come from the ontology (``quantities``), and so do
 the bounds one quantity takes from others (``pt:atLeast`` a formula: the patient is at least as old as their back
-pain's onset age plus its duration) and the scores computed from measurements (``pt:Score``: BASDAI, ASDAS), which are
+pain's onset age plus its duration; ``pt:below`` a formula: the back pain began before the patient's age plus a year
+less its duration) and the scores computed from measurements (``pt:Score``: BASDAI, ASDAS), which are
 intervals while some of their inputs are unknown.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from types import MappingProxyType
 from typing import NamedTuple
@@ -41,6 +42,50 @@ class StatedFinding(NamedTuple):
     concept: Concept
     present: bool
     quantities: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A bound one quantity takes from others: at least its formula (``pt:atLeast``: the patient is at least as old as
+    the back pain's onset plus its duration) or strictly below it (``pt:below``: the back pain began before the age a
+    year above the patient's age, less its duration). ``slot`` is where the bounded value lives: the patient's, or the
+    quantity's on each class it is declared on (the back pain's onset)."""
+
+    quantity: Quantity
+    formula: Formula
+    slot: int
+    upper: bool
+    of: str | None  # the finding class whose quantity is bounded (None: the patient's)
+    idle: bool = False  # with every input unknown it bounds nothing (set once the bound is read)
+
+    def limit(self, values: Mapping[int, tuple[float, float]]) -> float:
+        """The formula's value at its end that bounds the quantity: its least (a lower bound: the quantity is at least
+        this) or its greatest (an upper one: the quantity is below this)."""
+        return self.formula.greatest(values) if self.upper else self.formula.least(values)
+
+    def binds(self, limit: float) -> bool:
+        """Whether the limit narrows the quantity's own range at all."""
+        return limit < self.quantity.maximum if self.upper else limit > self.quantity.minimum
+
+    def outside(self, value: tuple[float, float], limit: float) -> bool:
+        """Whether a known value cannot meet the bound (every value it may be is on the wrong side)."""
+        return value[0] >= limit if self.upper else value[1] < limit
+
+    def impossible(self, limit: float) -> bool:
+        """Whether no value in the quantity's range meets the bound."""
+        return limit <= self.quantity.minimum if self.upper else limit > self.quantity.maximum
+
+    def interval(self, limit: float) -> tuple[float, float]:
+        """Where an unstated value lies, given the bound (below an upper one: up to the greatest number below it)."""
+        return (self.quantity.minimum, math.nextafter(limit, -math.inf)) if self.upper else \
+            (limit, self.quantity.maximum)
+
+    @property
+    def name(self) -> str:
+        return self.quantity.name if self.of is None else f"{self.quantity.name} of {self.of}"
+
+    def relation(self) -> str:
+        return f"{self.name} {'<' if self.upper else '≥'} {self.formula.describe()}"
 
 
 class StatedIndex(NamedTuple):
@@ -86,10 +131,7 @@ class FactSpace:
         self.bit = {cid: 1 << i for cid, i in self.index.items()}
         self.closure = Closure([Named(c.iri) for c in self.observable], axioms)
         self.quantities = QuantityTable(graph, concepts, self.index)
-        self.bounds: list[tuple[Quantity, Formula]] = [
-            (self.quantities[name], read_formula(graph, graph.value(PT[name], PT.atLeast), concepts, self.quantities,
-                                                 self.index))
-            for name in self.quantities if graph.value(PT[name], PT.atLeast) is not None]
+        self.bounds: list[Bound] = self._read_bounds(graph, concepts)
         self.scores: list[tuple[Quantity, Formula]] = [self._score_formula(graph, concepts, name)
                                                        for name in self.quantities.patient_names
                                                        if self.quantities[name].score]
@@ -112,6 +154,24 @@ class FactSpace:
                               else (math.nan, math.nan)) + (self.quantities.slot(n),)
                           for n in self.quantities.patient_names for q in [self.quantities[n]]}
         self.influence = [self._influence(i) for i in range(len(self.observable))]
+
+    def _read_bounds(self, graph: Graph, concepts: ConceptIndex) -> list[Bound]:
+        """Each quantity's bounds (pt:atLeast, pt:below a formula), lower bounds first: an upper bound reads the
+        patient's age, which a lower bound may have narrowed."""
+        out = []
+        for upper, prop in ((False, PT.atLeast), (True, PT.below)):
+            for name in self.quantities:
+                node = graph.value(PT[name], prop)
+                if node is None:
+                    continue
+                q = self.quantities[name]
+                formula = read_formula(graph, node, concepts, self.quantities, self.index)
+                targets = [(self.quantities.slot(name), None)] if q.patient_level else \
+                    [(self.quantities.slot(name, self.index[cid]), cid) for cid in q.declared_on if cid in self.index]
+                for slot, cid in targets:  # a finding's number: on each class it is declared on
+                    bound = Bound(q, formula, slot, upper, cid)
+                    out.append(replace(bound, idle=not bound.binds(bound.limit({}))))
+        return out
 
     def _score_formula(self, graph: Graph, concepts: ConceptIndex, name: str) -> tuple[Quantity, Formula]:
         """A score's formula; its range becomes the formula's range over its inputs' ranges."""
@@ -220,7 +280,7 @@ class FactSpace:
         values = self._slots(numbers) if numbers else {}
         given = self._measurements(measurements, values) if measurements else {}
         if self.bounds and (numbers or given):
-            self._bound(values, given)
+            self._bound(values)
         if self.score_formulas:
             if given:
                 self._score(values, given)
@@ -363,25 +423,38 @@ class FactSpace:
             values[self.quantities.slot(name)] = (out[name], out[name])
         return out
 
-    def _bound(self, values: dict[int, tuple[float, float]], given: dict[str, float]) -> None:
-        """Each quantity's least value from its formula: a stated value below it is a contradiction; an unstated one
-        is known to lie between it and the quantity's maximum."""
-        for q, formula in self.bounds:
-            least = formula.least(values)
-            if least <= q.minimum:
-                continue
-            slot = self.quantities.slot(q.name)
-            stated = given.get(q.name)
-            if (stated is not None and stated < least) or least > q.maximum:
-                inputs = ", ".join(f"{t.quantity.name} {values[t.slot][0]:g}" for t in formula.terms if t.slot in values)
-                told = f"{q.name} is given as {stated:g} {q.unit}" if stated is not None else \
-                    f"{q.name} would exceed its maximum of {q.maximum:g} {q.unit}"
+    def _bound(self, values: dict[int, tuple[float, float]]) -> None:
+        """Each bound from its formula: a stated (or carried-up) value on the wrong side of it is a contradiction; an
+        unstated one is known to lie between it and the quantity's other end."""
+        written: list[int] = []  # the slots a bound filled (every other value was stated or carried up)
+        for b in self.bounds:
+            formula = b.formula
+            if b.idle and formula.slots.isdisjoint(values):
+                continue  # nothing it reads is known, and over their whole ranges its inputs bound nothing
+            if b.upper:  # Bound.limit and Bound.binds, without the calls (once or twice per patient with numbers)
+                limit = formula.greatest(values)
+                if limit >= b.quantity.maximum:
+                    continue
+            else:
+                limit = formula.least(values)
+                if limit <= b.quantity.minimum:
+                    continue
+            value = values.get(b.slot) if b.slot not in written else None
+            if (value is not None and b.outside(value, limit)) or b.impossible(limit):
+                q, formula = b.quantity, b.formula
+                inputs = ", ".join(f"{t.quantity.name} {_interval_text(values[t.slot])}" for t in formula.terms
+                                   if t.slot in values)
+                side = "below" if b.upper else "at least"
+                told = f"{b.name} is given as {_interval_text(value)} {q.unit}" if value is not None else \
+                    f"{b.name} would be {'below its minimum' if b.upper else 'above its maximum'} of " \
+                    f"{(q.minimum if b.upper else q.maximum):g} {q.unit}"
                 raise ContradictoryFacts(
-                    f"{told}, but the facts ({inputs}) make it at least {least:g} {q.unit} ({q.name} ≥ "
-                    f"{formula.describe()}). Correct the {q.name} or the facts it is derived from.",
-                    quantity=q.name, least=least)
-            if stated is None:
-                values[slot] = (least, q.maximum)
+                    f"{told}, but the facts ({inputs}) make it {side} {limit:g} {q.unit} ({b.relation()}). Correct "
+                    f"the {q.name} or the facts it is derived from.", quantity=q.name,
+                    **{"below" if b.upper else "least": limit})
+            if value is None:
+                values[b.slot] = b.interval(limit)
+                written.append(b.slot)
 
     def _score(self, values: dict[int, tuple[float, float]], given: dict[str, float]) -> None:
         """Each score's interval from its inputs (unknown ones over their range); a score stated directly must lie
@@ -408,22 +481,24 @@ class FactSpace:
         """After ``changed`` slots took new values (a trial answer): recompute the bounds and scores that read them.
         Returns the slots recomputed, or None when the new values contradict a stated number."""
         out: set[int] = set()
-        for q, formula in self.bounds:
-            if not formula.slots & changed:
+        changed = set(changed)  # a bound recomputed is read by the bounds after it (an age, by the onset's)
+        for b in self.bounds:
+            slot = b.slot
+            if not b.formula.slots & changed and slot not in changed:
                 continue
-            slot = self.quantities.slot(q.name)
-            least = formula.interval(values)[0]
+            limit = b.limit(values)
             if slot in stated:
-                if values[slot][0] < least:
+                if b.outside(values[slot], limit):
                     return None
                 continue
-            if least > q.maximum:
+            if b.impossible(limit):
                 return None
-            if least > q.minimum:
-                values[slot] = (least, q.maximum)
+            if b.binds(limit):
+                values[slot] = b.interval(limit)
             else:
                 values.pop(slot, None)
             out.add(slot)
+            changed.add(slot)
         for slot, formula in self.score_formulas.items():
             if not formula.slots & changed:
                 continue
@@ -435,6 +510,19 @@ class FactSpace:
             values[slot] = (lo, hi)
             out.add(slot)
         return frozenset(out)
+
+    def stated_slots(self, facts: PatientFacts) -> set[int]:
+        """The slots whose numbers the patient stated (measurements, numbers on findings and the classes above them
+        they are carried to), as opposed to those derived from bounds and scores."""
+        table = self.quantities
+        out = {table.slot(name) for name in facts.measurements}
+        for concept, _, quantities in facts.stated:
+            if quantities:
+                i = self.index[concept.id]
+                for name in quantities:
+                    out.add(table.slot(name, i))
+                    out.update(self._carried(concept, i, name))
+        return out
 
     # ------------------------------------------------------------------ explaining
     def _contradiction(self, stated: list[StatedFinding], literals: list[int]) -> ContradictoryFacts:
@@ -547,6 +635,10 @@ def _value(node: object) -> object:
         return node
     value = node.toPython()
     return float(value) if isinstance(value, Decimal) else value
+
+
+def _interval_text(value: tuple[float, float]) -> str:
+    return f"{value[0]:g}" if value[0] == value[1] else f"{value[0]:g}–{value[1]:g}"
 
 
 def _describe(f: StatedFinding) -> str:

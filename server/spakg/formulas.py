@@ -2,16 +2,16 @@
 ``coefficient × transform(max(input, floor)) / divisor`` plus a constant, optionally rounded down.
 
 Every value is an interval: a stated input is ``(v, v)``; an unknown one spans its quantity's whole range. Each
-transform is increasing and each term is monotone, so a formula's interval is exact at its ends. Used for a bound one
-quantity takes from others (the patient is at least as old as the back pain's onset age plus its duration) and for
-disease-activity scores.
+transform is increasing and each term is monotone, so a formula's interval is exact at its ends. Used for the bounds one
+quantity takes from others (the patient is at least as old as the back pain's onset age plus its duration; the back
+pain began before the age a year above the patient's age less its duration) and for disease-activity scores.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -125,6 +125,16 @@ class Formula:
         lo, hi = _round(lo), _round(hi)
         return (np.floor(lo), np.floor(hi)) if self.round_down else (lo, hi)
 
+    def greatest(self, values: Mapping[int, Interval]) -> float:
+        """The high end of ``interval`` alone."""
+        hi = self.constant
+        get = values.get
+        for slot, unknown, value in self._plan:
+            x, y = get(slot, unknown)
+            a, b = value(x), value(y)
+            hi += b if a <= b else a
+        return math.floor(round(hi, NOISE)) if self.round_down else round(hi, NOISE)
+
     def least(self, values: Mapping[int, Interval]) -> float:
         """The low end of ``interval`` alone (a bound needs no more)."""
         lo = self.constant
@@ -148,9 +158,13 @@ class Formula:
         return frozenset(t.slot for t in self.terms)
 
     def describe(self) -> str:
-        text = " + ".join(t.describe() for t in self.terms)
+        text = ""
+        for i, t in enumerate(self.terms):  # a negative term is written as a subtraction
+            negative = t.coefficient < 0
+            body = (replace(t, coefficient=-t.coefficient) if negative else t).describe()
+            text += (" − " if negative else " + ") + body if i else ("−" if negative else "") + body
         if self.constant:
-            text += f" + {self.constant:g}"
+            text += f" + {self.constant:g}" if self.constant > 0 else f" − {-self.constant:g}"
         return f"⌊{text}⌋" if self.round_down else text
 
 

@@ -64,7 +64,8 @@ class BatchDecider:
                 out = least(item.comparisons)
             elif isinstance(item, ConclusionItem):
                 source = status[item.rule.slot]  # type: ignore[union-attr]
-                out = np.where(source > 0, 2, 0) if item.accept_undetermined else source
+                out = 2 - source if item.negated else np.where(source > 0, 2, 0) if item.accept_undetermined \
+                    else source
             elif isinstance(item, Group):
                 met = np.zeros(n, np.float64)
                 possible = np.zeros(n, np.float64)

@@ -500,20 +500,29 @@ class Rule(Group):
 
 @dataclass(eq=False)
 class ConclusionItem(Item):
+    """Another rule's outcome; ``negated`` (rule:expects rule:Absent): MET when that rule is NOT_MET and the reverse
+    (Kleene negation: UNDETERMINED stays UNDETERMINED)."""
+
     rule: Rule | None = None
     accept_undetermined: bool = False
+    negated: bool = False
 
     kind = "CONCLUSION"
 
     def emit(self, code: Code) -> None:
         source = self.rule.var  # type: ignore[union-attr]
-        code.line(f"{self.var} = 2 if {source} else 0" if self.accept_undetermined else f"{self.var} = {source}")
+        if self.negated:
+            code.line(f"{self.var} = 2 - {source}")
+        else:
+            code.line(f"{self.var} = 2 if {source} else 0" if self.accept_undetermined else f"{self.var} = {source}")
 
     def dependencies(self) -> list[Item]:
         return [self.rule]  # type: ignore[list-item]
 
     def emit_lanes(self, code: Code) -> None:
         y, x = self.rule.lanes()  # type: ignore[union-attr]
+        if self.negated:
+            y, x = x, y
         code.line(f"M{self.slot} = ALL & ~{x}" if self.accept_undetermined else f"M{self.slot} = {y}")
         code.line(f"N{self.slot} = {x}")
 

@@ -107,8 +107,15 @@ class RuleBook:
                 raise OntologyError(f"{local_name(str(node))} (in {owner}) refers to {target}, which is not a rule.",
                                     entity=str(node), fix="Point rule:conclusionOf at a resource typed rule:Rule "
                                     "(or one of its subclasses), e.g. spakg:AsasIbpCriteria.")
+            expects = g.value(node, RULE.expects)
+            accept = _true(g.value(node, RULE.acceptUndetermined))
+            if expects not in (None, RULE.Present, RULE.Absent) or (expects == RULE.Absent and accept):
+                raise OntologyError(f"{local_name(str(node))}: a conclusion item expects its rule met (rule:Present, "
+                                    f"the default) or not met (rule:Absent), and only the first may accept an "
+                                    f"undetermined outcome.", entity=str(node),
+                                    fix="Write rule:expects rule:Absent for 'not met', without rule:acceptUndetermined.")
             item = ConclusionItem(**self._common(node), rule=self._items[target],  # type: ignore[arg-type]
-                                  accept_undetermined=_true(g.value(node, RULE.acceptUndetermined)))
+                                  accept_undetermined=accept, negated=expects == RULE.Absent)
         elif (node, RDF.type, RULE.Group) in g:
             item = Group(**self._common(node))
             self._items[node] = item
