@@ -167,6 +167,7 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        pool.start(holder.current)
         try:
             async with _watching(watcher):
                 yield

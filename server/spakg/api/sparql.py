@@ -17,17 +17,17 @@ import asyncio
 import contextlib
 import json
 import logging
-import multiprocessing
-import os
+import pickle
 import signal
 import socket
 import struct
-from dataclasses import dataclass, field
+import sys
+from dataclasses import asdict, dataclass, field
 
 from ..knowledge import Knowledge
 from ..namespaces import PREFIXES
 from .limits import Limits
-from .sparql_worker import WorkerLimits, serve
+from .sparql_worker import WorkerLimits
 
 log = logging.getLogger("spakg.sparql")
 RETRY_AFTER_FAILURE = 5.0  # seconds before another worker is started after one failed to start
@@ -46,15 +46,16 @@ class SparqlRequest:
     accept: str | None = None
     default_graphs: list[str] | None = None   # default-graph-uri, if the request gave any
     named_graphs: list[str] | None = None     # named-graph-uri
+    base: str | None = None                   # the query's base IRI: the endpoint's URL
 
     def message(self) -> bytes:
         return json.dumps({"query": self.query, "accept": self.accept, "default": self.default_graphs,
-                           "named": self.named_graphs}).encode()
+                           "named": self.named_graphs, "base": self.base}).encode()
 
 
 @dataclass
 class _Worker:
-    process: multiprocessing.process.BaseProcess
+    process: asyncio.subprocess.Process
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     version: str          # the ontology content hash it holds
@@ -79,12 +80,12 @@ class SparqlPool:
                                           max_bytes=limits.sparql_max_bytes)
         self._idle: asyncio.Queue[_Worker | _Failed] | None = None
         self._count = 0                    # workers alive or starting
+        self._starting = 0
         self._tasks: set[asyncio.Task] = set()
         self._failed_at: float | None = None
         self._failure = ""
         self.killed = 0
         self.graphs: dict[str, list[str]] = {}  # ontology content hash -> its named graphs, as a worker read them
-        self._context = multiprocessing.get_context("spawn")  # no copy of the server's threads or sockets
 
     async def query(self, knowledge: Knowledge, request: SparqlRequest) -> tuple[str, bytes]:
         """(Content-Type, body) of the answer; raises SparqlError."""
@@ -137,11 +138,18 @@ class SparqlPool:
                         idle.put_nowait(got)  # every request waiting now learns it too
                         raise SparqlError(503, "SPARQL_UNAVAILABLE", "The SPARQL worker did not start; the server "
                                                                      "logged why. Retry later.")
-                    if got.version == knowledge.content_hash and got.process.is_alive():
+                    if got.version == knowledge.content_hash and got.process.returncode is None:
                         return got
                     self._discard(got)  # an older ontology (after a reload) or a dead process: replace it
         except TimeoutError:
+            if self._starting == self._count:  # none has started yet: not busy, starting
+                raise SparqlError(503, "SPARQL_UNAVAILABLE", "The SPARQL workers are starting; retry in a few "
+                                                             "seconds.") from None
             raise SparqlError(503, "SPARQL_BUSY", "Every SPARQL worker is busy; retry in a few seconds.") from None
+
+    def start(self, knowledge: Knowledge) -> None:
+        """Start the workers now (when the server starts), so that the first query does not wait for them."""
+        self._fill(knowledge)
 
     def _fill(self, knowledge: Knowledge) -> None:
         """Start workers in the background up to the pool's size (a request never waits on a start past its deadline)."""
@@ -161,14 +169,17 @@ class SparqlPool:
         task.add_done_callback(self._tasks.discard)
 
     async def _start(self, knowledge: Knowledge) -> None:
+        self._starting += 1
         try:
             worker = await self._spawn(knowledge)
         except Exception as exc:
             self._count -= 1
+            self._starting -= 1
             self._failed_at = asyncio.get_running_loop().time()
             log.error("a SPARQL worker did not start: %s", exc)
             self._queue().put_nowait(_Failed(str(exc)))
             return
+        self._starting -= 1
         self._failed_at = None
         self.graphs[knowledge.content_hash] = worker.graphs
         if len(self.graphs) > 4:  # versions before several reloads
@@ -176,46 +187,49 @@ class SparqlPool:
         self._queue().put_nowait(worker)
 
     async def _spawn(self, knowledge: Knowledge) -> _Worker:
-        parent, child = self._context.Pipe()
-        prefixes = {p: str(ns) for p, ns in knowledge.graph.namespaces()}
-        process = self._context.Process(
-            target=serve, daemon=True, name="spakg-sparql",
-            args=(child, knowledge.files, knowledge.directory.as_uri(), prefixes, {p: str(ns) for p, ns in PREFIXES.items()},
-                  self.worker_limits))
-        await asyncio.to_thread(process.start)
-        child.close()
-        sock = socket.socket(fileno=os.dup(parent.fileno()))
-        parent.close()
-        reader, writer = await asyncio.open_unix_connection(sock=sock)
+        """A new process running ``sparql_worker`` (only it and what it imports: not the server's modules), given the
+        ontology's modules over its socket."""
+        ours, theirs = socket.socketpair()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "spakg.api.sparql_worker", str(theirs.fileno()), pass_fds=(theirs.fileno(),),
+                stdin=asyncio.subprocess.DEVNULL)
+        finally:
+            theirs.close()
+        reader, writer = await asyncio.open_unix_connection(sock=ours)
+        setup = {"files": knowledge.files, "base": knowledge.directory.as_uri(),
+                 "prefixes": {p: str(ns) for p, ns in knowledge.graph.namespaces()},
+                 "output_prefixes": {p: str(ns) for p, ns in PREFIXES.items()}, "limits": asdict(self.worker_limits)}
         try:
             async with asyncio.timeout(60):
+                await _send(writer, pickle.dumps(setup))
                 header, _ = await _receive(reader)
         except (TimeoutError, asyncio.IncompleteReadError, OSError):
-            process.kill()
+            _kill(process)
             writer.close()
-            raise RuntimeError(f"the worker exited or did not answer while loading (exit {process.exitcode})") from None
+            raise RuntimeError(f"the worker exited or did not answer while loading (exit {process.returncode})") from None
         if header["status"] != 200:
-            process.kill()
+            _kill(process)
             writer.close()
             raise RuntimeError(header["message"])
         return _Worker(process, reader, writer, knowledge.content_hash, header["graphs"])
 
     def _discard(self, worker: _Worker) -> None:
         self._count -= 1
-        with contextlib.suppress(Exception):
-            worker.process.kill()
+        _kill(worker.process)
         worker.writer.close()
-        self._background(asyncio.to_thread(worker.process.join, 5))  # reap it off the event loop
+        self._background(worker.process.wait())  # reaped off the event loop
 
     async def _died(self, worker: _Worker) -> SparqlError:
         """The worker closed its end mid-query: say why, from how it ended."""
         self._count -= 1
         worker.writer.close()
-        await asyncio.to_thread(worker.process.join, 2)
-        exit_code = worker.process.exitcode
-        if exit_code is None:
-            worker.process.kill()
-            self._background(asyncio.to_thread(worker.process.join, 5))
+        try:
+            exit_code = await asyncio.wait_for(worker.process.wait(), 2)
+        except TimeoutError:
+            exit_code = None
+            _kill(worker.process)
+            self._background(worker.process.wait())
         if exit_code == -signal.SIGXCPU:
             return SparqlError(503, "QUERY_TIMEOUT", "The SPARQL query used more CPU time than a query may and was "
                                                      "stopped; narrow it (add patterns or a LIMIT).")
@@ -233,9 +247,13 @@ class SparqlPool:
         while not self._idle.empty():
             got = self._idle.get_nowait()
             if isinstance(got, _Worker):
-                with contextlib.suppress(Exception):
-                    got.process.kill()
-                    got.writer.close()
+                _kill(got.process)
+                got.writer.close()
+
+
+def _kill(process: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        process.kill()
 
 
 async def _send(writer: asyncio.StreamWriter, message: bytes) -> None:

@@ -84,11 +84,11 @@ class Dataset:
         self.output_prefixes = output_prefixes
 
     def answer(self, text: str, accept: str | None, default: list[str] | None, named: list[str] | None,
-               caps: Caps) -> tuple[str, bytes]:
+               caps: Caps, base: str | None = None) -> tuple[str, bytes]:
         """(Content-Type, body) for one query; raises Refused with the code to answer."""
         clause = dataset_clause(text, self.served, self.prefixes)
         try:
-            result = self.store.query(text, prefixes=self.prefixes, **self._dataset(default, named, clause))
+            result = self.store.query(text, base_iri=base, prefixes=self.prefixes, **self._dataset(default, named, clause))
         except SyntaxError as exc:
             if is_update(text):
                 raise Refused(403, "UPDATE_REFUSED", "SPARQL UPDATE is refused: this endpoint is read-only.") from None

@@ -55,7 +55,7 @@ def sparql_endpoint(current: Callable[[], Knowledge], pool: SparqlPool) -> Calla
                                                       "Give a SPARQL query in the 'query' parameter.")
             media, body = await pool.query(knowledge, SparqlRequest(
                 queries[0], request.headers.get("accept"), params.get("default-graph-uri"),
-                params.get("named-graph-uri")))
+                params.get("named-graph-uri"), str(request.url.replace(query="", fragment=""))))
         except SparqlError as exc:
             return error_response(exc)
         return Response(body, headers={"content-type": media, "vary": "Accept"})

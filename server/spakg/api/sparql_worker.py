@@ -8,8 +8,9 @@ pyoxigraph's Rust HTTP client for SERVICE — can reach any address, loopback in
 and the refusals before evaluation (``sparql_guard``) are the other lines. A host that allows no such namespace gets
 no worker (SPARQL_UNAVAILABLE, and the reason in the log), never a worker with the network.
 
-The channel is a socketpair made before the namespace: one message a query (JSON), one a reply (a 4-byte header
-length, the JSON header, then the body bytes).
+It is started as ``python -m spakg.api.sparql_worker FD`` (none of the server's modules imported) with its end of a
+socketpair made before the namespace: the ontology's modules come first, then one message a query (JSON), one a reply
+(a 4-byte header length, the JSON header, then the body bytes).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import pickle
 import resource
 import socket
 import struct
+import sys
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
@@ -87,16 +90,18 @@ def reply(conn: Connection, header: dict, body: bytes = b"") -> None:
     conn.send_bytes(struct.pack("!I", len(head)) + head + body)
 
 
-def serve(conn: Connection, files: dict[str, bytes], base: str, prefixes: dict[str, str],
-          output_prefixes: dict[str, str], limits: WorkerLimits) -> None:
-    """The worker's loop: answer each query sent on ``conn``."""
+def serve(conn: Connection) -> None:
+    """The worker's loop: the ontology's modules first, then answer each query sent on ``conn``."""
     try:
         isolate_network()
     except OSError as exc:
         reply(conn, {"status": 503, "code": "SPARQL_UNAVAILABLE", "message": str(exc)})
         return
     seal_network()
-    dataset = Dataset(files, base, prefixes, output_prefixes)
+    setup = pickle.loads(conn.recv_bytes())  # from the server that started this process: trusted
+    limits = WorkerLimits(**setup["limits"])
+    dataset = Dataset(setup["files"], setup["base"], setup["prefixes"], setup["output_prefixes"])
+    del setup
     caps = Caps(limits.max_rows, limits.max_bytes)
     _limit(limits)
     reply(conn, {"status": 200, "graphs": dataset.graphs})
@@ -108,7 +113,7 @@ def serve(conn: Connection, files: dict[str, bytes], base: str, prefixes: dict[s
         _cpu_budget(limits.cpu_seconds)
         try:
             media, body = dataset.answer(request["query"], request.get("accept"), request.get("default"),
-                                         request.get("named"), caps)
+                                         request.get("named"), caps, request.get("base"))
         except Refused as exc:
             reply(conn, {"status": exc.status, "code": exc.code, "message": str(exc)})
         except MemoryError:
@@ -119,3 +124,7 @@ def serve(conn: Connection, files: dict[str, bytes], base: str, prefixes: dict[s
                          "message": f"The SPARQL query could not be evaluated: {type(exc).__name__}: {str(exc)[:300]}"})
         else:
             reply(conn, {"status": 200, "media": media}, body)
+
+
+if __name__ == "__main__":  # started by the server (sparql.SparqlPool) with its end of a socketpair
+    serve(Connection(int(sys.argv[1])))
