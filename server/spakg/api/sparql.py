@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import pickle
 import signal
 import socket
@@ -30,6 +31,7 @@ from .limits import Limits
 from .sparql_worker import WorkerLimits
 
 log = logging.getLogger("spakg.sparql")
+WORKER_NICENESS = 10  # the service's own answers (/healthz, GraphQL) come first
 RETRY_AFTER_FAILURE = 5.0  # seconds before another worker is started after one failed to start
 
 
@@ -196,6 +198,8 @@ class SparqlPool:
                 stdin=asyncio.subprocess.DEVNULL)
         finally:
             theirs.close()
+        with contextlib.suppress(OSError):  # lower priority from its first instruction: its start-up competes too
+            os.setpriority(os.PRIO_PROCESS, process.pid, WORKER_NICENESS)
         reader, writer = await asyncio.open_unix_connection(sock=ours)
         setup = {"files": knowledge.files, "base": knowledge.directory.as_uri(),
                  "prefixes": {p: str(ns) for p, ns in knowledge.graph.namespaces()},

@@ -74,7 +74,8 @@ def isolate_network() -> None:
 
 def _limit(limits: WorkerLimits) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-    os.nice(10)  # the service's own answers (/healthz, GraphQL) come first
+    if os.getpriority(os.PRIO_PROCESS, 0) < 10:  # the server lowers it at the start; a worker started otherwise
+        os.setpriority(os.PRIO_PROCESS, 0, 10)
 
 
 def _cpu_budget(seconds: int) -> None:
