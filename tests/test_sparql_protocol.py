@@ -454,7 +454,7 @@ def test_sparql_busy_never_arrives_after_the_deadline(server):
             return list(await asyncio.gather(*[timed(client) for _ in range(8)]))
 
     for elapsed, r in asyncio.run(run()):
-        assert coded(r) in {"QUERY_TIMEOUT", "SPARQL_BUSY", "SPARQL_UNAVAILABLE"}  # the last: replacements starting
+        assert coded(r) in {"QUERY_TIMEOUT", "SPARQL_BUSY"}
         assert elapsed < TIMEOUT + 1.0, (elapsed, coded(r))
     workers_ready(server)
 
@@ -556,3 +556,22 @@ def test_the_server_worker_is_in_its_own_network_namespace(server):
     server_ns = os.readlink("/proc/self/ns/net")
     for pid in pids:
         assert os.readlink(f"/proc/{pid}/ns/net") != server_ns
+
+
+def test_a_host_without_network_namespaces_gets_no_worker(monkeypatch):
+    """Fail closed: the worker answers SPARQL_UNAVAILABLE and stops, rather than serve with the network."""
+    from multiprocessing.connection import Connection
+
+    from spakg.api import sparql_worker
+
+    def refused() -> None:
+        raise OSError("unshare: Operation not permitted")
+
+    monkeypatch.setattr(sparql_worker, "isolate_network", refused)
+    ours, theirs = socket.socketpair()
+    sparql_worker.serve(Connection(theirs.detach()))  # returns at once: it reads nothing
+    with Connection(ours.detach()) as conn:
+        data = conn.recv_bytes()
+    head = int.from_bytes(data[:4], "big")
+    assert json.loads(data[4:4 + head]) == {"status": 503, "code": "SPARQL_UNAVAILABLE",
+                                            "message": "unshare: Operation not permitted"}

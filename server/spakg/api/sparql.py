@@ -144,10 +144,8 @@ class SparqlPool:
                         return got
                     self._discard(got)  # an older ontology (after a reload) or a dead process: replace it
         except TimeoutError:
-            if self._starting == self._count:  # none has started yet: not busy, starting
-                raise SparqlError(503, "SPARQL_UNAVAILABLE", "The SPARQL workers are starting; retry in a few "
-                                                             "seconds.") from None
-            raise SparqlError(503, "SPARQL_BUSY", "Every SPARQL worker is busy; retry in a few seconds.") from None
+            what = "starting" if self._starting == self._count else "busy"
+            raise SparqlError(503, "SPARQL_BUSY", f"Every SPARQL worker is {what}; retry in a few seconds.") from None
 
     def start(self, knowledge: Knowledge) -> None:
         """Start the workers now (when the server starts), so that the first query does not wait for them."""

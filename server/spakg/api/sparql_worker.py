@@ -62,10 +62,12 @@ def isolate_network() -> None:
     """Leave the host's network: a new network namespace (in a new user namespace, so no privilege is needed; as root
     the network namespace alone). Must run while the process has one thread. Raises OSError if the host allows
     neither."""
-    libc = ctypes.CDLL(None, use_errno=True)
+    unshare = getattr(ctypes.CDLL(None, use_errno=True), "unshare", None)  # Linux only
+    if unshare is None:
+        raise OSError("the SPARQL worker cannot leave the network: this system has no network namespaces (Linux has)")
     errors = []
     for flags in (CLONE_NEWUSER | CLONE_NEWNET, CLONE_NEWNET):
-        if libc.unshare(flags) == 0:
+        if unshare(flags) == 0:
             return
         errors.append(os.strerror(ctypes.get_errno()))
     raise OSError(f"the SPARQL worker cannot leave the network (unshare: {'; '.join(errors)}); this host must allow "
