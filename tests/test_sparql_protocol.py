@@ -575,3 +575,28 @@ def test_a_host_without_network_namespaces_gets_no_worker(monkeypatch):
     head = int.from_bytes(data[:4], "big")
     assert json.loads(data[4:4 + head]) == {"status": 503, "code": "SPARQL_UNAVAILABLE",
                                             "message": "unshare: Operation not permitted"}
+
+
+def test_a_module_added_while_serving_is_a_graph_after_the_reload(ontology_copy):
+    """The lead's FHIR value-set module, or any other: a new *.ttl with its owl:Ontology IRI becomes a named graph on
+    `serve --watch`'s reload, with no code change; the workers holding the old version are replaced."""
+    with running_server("--watch", "--ontology", str(ontology_copy), "--skip", "hermit") as base:
+        workers_ready(base)
+        before = httpx.get(base + "/healthz").json()["ontologyHash"]
+        (ontology_copy / "value-sets.ttl").write_text(
+            "@prefix owl: <http://www.w3.org/2002/07/owl#> .\n@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+            "<https://w3id.org/spakg/ontology/value-sets> a owl:Ontology ; rdfs:label \"value sets (test)\"@en .\n",
+            encoding="utf-8")
+        deadline = time.time() + 90
+        while httpx.get(base + "/healthz").json()["ontologyHash"] == before:
+            assert time.time() < deadline, httpx.get(base + "/healthz").json()
+            time.sleep(0.3)
+        deadline = time.time() + 60
+        while True:
+            r = sparql(base, "SELECT DISTINCT ?g { GRAPH ?g { ?s ?p ?o } }")
+            if r.status_code == 200:
+                break
+            assert coded(r) == "SPARQL_BUSY" and time.time() < deadline  # the new version's workers are starting
+            time.sleep(0.3)
+        graphs = {b["g"]["value"] for b in r.json()["results"]["bindings"]}
+        assert graphs == {*module_graphs().values(), "https://w3id.org/spakg/ontology/value-sets"}

@@ -95,6 +95,7 @@ class SparqlPool:
         timeout = self.limits.sparql_timeout_seconds
         deadline = loop.time() + timeout
         worker = await self._take(knowledge, deadline)
+        waited = timeout - (deadline - loop.time())
         try:
             async with asyncio.timeout_at(deadline):
                 await _send(worker.writer, request.message())
@@ -102,8 +103,9 @@ class SparqlPool:
         except TimeoutError:
             self.killed += 1
             self._discard(worker)
-            raise SparqlError(503, "QUERY_TIMEOUT", f"The SPARQL query ran longer than {timeout:g} s and was stopped; "
-                                                    "narrow it (add patterns or a LIMIT).") from None
+            queued = f" (of which {waited:.1f} s waiting for a worker)" if waited >= 0.1 else ""
+            raise SparqlError(503, "QUERY_TIMEOUT", f"The SPARQL query took longer than {timeout:g} s{queued} and was "
+                                                    "stopped; narrow it (add patterns or a LIMIT).") from None
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             raise await self._died(worker) from None
         except BaseException:  # cancelled (the client left): the worker may be mid-query, so it cannot be reused
