@@ -600,3 +600,23 @@ def test_a_module_added_while_serving_is_a_graph_after_the_reload(ontology_copy)
             time.sleep(0.3)
         graphs = {b["g"]["value"] for b in r.json()["results"]["bindings"]}
         assert graphs == {*module_graphs().values(), "https://w3id.org/spakg/ontology/value-sets"}
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT * { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }",
+    "select * { service silent <http://127.0.0.1:9/> { ?s ?p ?o } }",
+    "SELECT * { # a comment that ends at a carriage return\rSERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }",
+    'SELECT * { ?s ?p "#" . SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }',
+    "SELECT * { <http://a/b#c> ?p ?o . SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }",
+    "SELECT * { ?s ?p ?o FILTER EXISTS { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } } }",
+    "SELECT * FROM <http://127.0.0.1:9/g> { ?s ?p ?o }",
+    "SELECT * FROM NAMED <http://127.0.0.1:9/g> { GRAPH ?g { ?s ?p ?o } }",
+])
+def test_service_and_unserved_graphs_are_refused_before_evaluation(query):
+    from spakg.api.sparql_dataset import Caps, Dataset
+    from spakg.api.sparql_guard import Refused
+
+    dataset = Dataset({}, "file:///x/", {}, {})
+    with pytest.raises(Refused) as refused:
+        dataset.answer(query, None, None, None, Caps(10, 1000))
+    assert refused.value.code == "FEDERATION_REFUSED"

@@ -29,8 +29,11 @@ class Refused(Exception):
 # Strings and IRIs are kept (a "from" inside one only costs an rdflib parse); comments are dropped. A '#' after a
 # backslash is a local-name escape (ex:a\#b), not a comment.
 _COMMENT = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\'|"(?:[^"\\\n]|\\.)*"'
-                      r"|'(?:[^'\\\n]|\\.)*'|<[^<>\"{}|^`\\\x00-\x20]*>|(?<!\\)#[^\n]*")
+                      r"|'(?:[^'\\\n]|\\.)*'|<[^<>\"{}|^`\\\x00-\x20]*>|(?<!\\)#[^\r\n]*")  # a comment ends at CR or LF
 _SUSPECT = re.compile(r"service|from|\\u|\\U", re.IGNORECASE)
+_SERVICE_WORD = re.compile(r"(?<![\w:?$])service(?![\w:])", re.IGNORECASE)  # the keyword, not ex:service or ?service
+SERVICE_REFUSED = ("SERVICE is refused: this endpoint queries the served ontology only and fetches nothing; remove the "
+                   "SERVICE block.")
 
 
 def _without_comments(text: str) -> str:
@@ -52,10 +55,11 @@ def _read(text: str, served: frozenset[str], prefixes: tuple[tuple[str, str], ..
     except Exception as exc:
         if is_update(text):
             raise Refused(403, "UPDATE_REFUSED", "SPARQL UPDATE is refused: this endpoint is read-only.") from None
+        if _SERVICE_WORD.search(_without_comments(text)):  # rdflib misreads some (a '#' in an IRI before SERVICE)
+            raise Refused(400, "FEDERATION_REFUSED", SERVICE_REFUSED) from None
         raise Refused(400, "SPARQL_PARSE_FAILED", f"The SPARQL query does not parse: {str(exc)[:300]}") from None
     if _mentions(algebra, "ServiceGraphPattern"):
-        raise Refused(400, "FEDERATION_REFUSED", "SERVICE is refused: this endpoint queries the served ontology only "
-                                                 "and fetches nothing; remove the SERVICE block.")
+        raise Refused(400, "FEDERATION_REFUSED", SERVICE_REFUSED)
     clauses = algebra.get("datasetClause") or []
     if not clauses:
         return None
