@@ -85,7 +85,6 @@ class SparqlPool:
         self._starting = 0
         self._tasks: set[asyncio.Task] = set()
         self._failed_at: float | None = None
-        self._failure = ""
         self.killed = 0
         self.graphs: dict[str, list[str]] = {}  # ontology content hash -> its named graphs, as a worker read them
 

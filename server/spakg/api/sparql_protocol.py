@@ -7,6 +7,7 @@ Every refusal is JSON with ``extensions.code``. The query itself is not read her
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,8 @@ RESULT_FORMATS = {"application/sparql-results+json": "SPARQL_Results_JSON", "app
 RDFLIB_FORMATS = {"text/turtle": "turtle", "application/n-triples": "nt", "application/rdf+xml": "xml",
                   "application/ld+json": "json-ld"}
 MAX_FORM_FIELDS = 64
+# The query's base IRI is the endpoint's URL, unless a strange Host header made it no IRI at all.
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+/[^\s<>\"{}|\\^`]*")
 PROTOCOL_PARAMETERS = ("query", "update", "default-graph-uri", "named-graph-uri")
 
 
@@ -53,9 +56,10 @@ def sparql_endpoint(current: Callable[[], Knowledge], pool: SparqlPool) -> Calla
                 raise SparqlError(400, "BAD_REQUEST", "Give exactly one SPARQL query, in the 'query' parameter (or as "
                                                       "an application/sparql-query body)." if queries else
                                                       "Give a SPARQL query in the 'query' parameter.")
+            endpoint = str(request.url.replace(query="", fragment=""))
             media, body = await pool.query(knowledge, SparqlRequest(
                 queries[0], request.headers.get("accept"), params.get("default-graph-uri"),
-                params.get("named-graph-uri"), str(request.url.replace(query="", fragment=""))))
+                params.get("named-graph-uri"), endpoint if _PLAIN_URL.fullmatch(endpoint) else None))
         except SparqlError as exc:
             return error_response(exc)
         return Response(body, headers={"content-type": media, "vary": "Accept"})
