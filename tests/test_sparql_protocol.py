@@ -385,21 +385,25 @@ def test_a_query_slow_to_parse_is_parsed_in_the_worker(server):
     answering meanwhile."""
     query = "SELECT * WHERE { ?s ?p ?o FILTER (" + " || ".join(f'?o = "from{n}"' for n in range(900)) + ") }"
 
-    async def run() -> tuple[httpx.Response, list[float]]:
+    async def run() -> tuple[httpx.Response, float, list[float]]:
         async with httpx.AsyncClient(timeout=60) as client:
+            started = time.perf_counter()
             slow = asyncio.create_task(client.get(server + "/sparql", params={"query": query}))
             await asyncio.sleep(0.2)
             latencies = []
             while not slow.done():
-                started = time.perf_counter()
+                asked = time.perf_counter()
                 assert (await client.get(server + "/healthz")).status_code == 200
-                latencies.append(time.perf_counter() - started)
+                latencies.append(time.perf_counter() - asked)
                 await asyncio.sleep(0.05)
-            return await slow, latencies
+            answer = await slow
+            return answer, time.perf_counter() - started, latencies
 
-    answer, latencies = asyncio.run(run())
+    answer, took, latencies = asyncio.run(run())
     assert answer.status_code in (200, 503), answer.text[:200]
-    assert latencies and max(latencies) < 0.25, latencies
+    # parsed on the event loop, one /healthz would wait for the whole parse (seconds: issue 23 saw 3-5 s); bounds
+    # loose enough for a loaded machine
+    assert took > 1.0 and len(latencies) > 5 and max(latencies) < min(0.5, took / 4), (took, latencies)
 
 
 def _workers(server: str) -> list[int]:
@@ -438,7 +442,7 @@ def test_a_worker_killed_mid_query_says_what_happened(sig, code):
 
         r = asyncio.run(run())
         assert r.status_code == 503 and coded(r) == code, r.text
-        assert sparql(base, "ASK {}").json()["boolean"] is True  # replaced
+        assert sparql(workers_ready(base), "ASK {}").json()["boolean"] is True  # replaced
 
 
 def test_sparql_busy_never_arrives_after_the_deadline(server):
@@ -620,3 +624,11 @@ def test_service_and_unserved_graphs_are_refused_before_evaluation(query):
     with pytest.raises(Refused) as refused:
         dataset.answer(query, None, None, None, Caps(10, 1000))
     assert refused.value.code == "FEDERATION_REFUSED"
+
+
+def test_the_sparql_bench_runs_both_engines_and_the_endpoint(knowledge, server):
+    from spakg.bench_sparql import engine_rates, http_rate
+
+    assert set(engine_rates(knowledge, rounds=1)) == {"rdflib", "pyoxigraph"}
+    figures = http_rate(server, 2, n=20)
+    assert figures["rps"] > 0 and figures["p99_ms"] >= figures["p50_ms"] > 0
