@@ -632,3 +632,11 @@ def test_the_sparql_bench_runs_both_engines_and_the_endpoint(knowledge, server):
     assert set(engine_rates(knowledge, rounds=1)) == {"rdflib", "pyoxigraph"}
     figures = http_rate(server, 2, n=20)
     assert figures["rps"] > 0 and figures["p99_ms"] >= figures["p50_ms"] > 0
+
+
+@pytest.mark.parametrize("accept", list(SOLUTIONS))
+def test_a_select_over_the_row_cap_is_refused_in_every_format(server, accept):
+    rows = "SELECT ?a WHERE { ?a ?b ?c . ?d ?e ?f } LIMIT {}"
+    assert sparql(server, rows.replace("{}", "10000"), accept).status_code == 200
+    over = sparql(server, rows.replace("{}", "10001"), accept)
+    assert over.status_code == 400 and coded(over) == "RESULT_TOO_LARGE" and "10000 rows" in over.text

@@ -1,12 +1,14 @@
 """The SPARQL dataset: each ontology module (each ``*.ttl`` file) is a named graph, named by its ``owl:Ontology`` IRI,
 and the default graph is their union. Evaluated by pyoxigraph; answers are written in the negotiated format within
-the answer's byte cap (and, for graphs, its triple cap), so a cap stops the work itself.
+the answer's byte cap, which stops the work itself, and its row (or triple) cap.
 
 A new module appears as a new graph with no code change; a file without an ``owl:Ontology`` is in the union only.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -21,6 +23,7 @@ from pyoxigraph import (
     Store,
     Triple,
     parse,
+    parse_query_results,
     serialize,
 )
 
@@ -33,7 +36,7 @@ OWL_ONTOLOGY = "http://www.w3.org/2002/07/owl#Ontology"
 
 @dataclass(frozen=True)
 class Caps:
-    max_rows: int    # triples of a CONSTRUCT or DESCRIBE
+    max_rows: int    # rows of a SELECT, triples of a CONSTRUCT or DESCRIBE
     max_bytes: int   # of any answer
 
 
@@ -64,6 +67,21 @@ def _capped(triples: Iterable[Triple], max_rows: int) -> Iterator[Triple]:
         if n >= max_rows:
             raise Refused(400, "RESULT_TOO_LARGE", f"The query returns more than {max_rows} triples; add a LIMIT.")
         yield triple
+
+
+def _count_rows(body: bytes, fmt: QueryResultsFormat, max_rows: int) -> None:
+    """The row cap of a SELECT, counted on its written answer (pyoxigraph writes solutions in one call): only an
+    answer of more bytes than the cap has rows (every row takes at least one byte) can hold too many."""
+    if len(body) <= max_rows:
+        return
+    if fmt == QueryResultsFormat.CSV:  # which pyoxigraph does not read back (it is lossy); a quoted value may hold a newline
+        rows: Iterable = csv.reader(io.StringIO(body.decode("utf-8"), newline=""))
+        next(iter(rows), None)  # the header
+    else:
+        rows = parse_query_results(body, fmt)
+    for n, _ in enumerate(rows):
+        if n >= max_rows:
+            raise Refused(400, "RESULT_TOO_LARGE", f"The query returns more than {max_rows} rows; add a LIMIT.")
 
 
 class Dataset:
@@ -97,7 +115,10 @@ class Dataset:
         try:
             if isinstance(result, QueryBoolean | QuerySolutions):
                 media = choose(accept, SOLUTIONS)
-                result.serialize(out, format=getattr(QueryResultsFormat, SOLUTIONS[media]))
+                fmt = getattr(QueryResultsFormat, SOLUTIONS[media])
+                result.serialize(out, format=fmt)
+                if isinstance(result, QuerySolutions):
+                    _count_rows(out.getvalue(), fmt, caps.max_rows)
             else:
                 media = choose(accept, GRAPHS)
                 serialize(_capped(result, caps.max_rows), out, format=getattr(RdfFormat, GRAPHS[media]),
