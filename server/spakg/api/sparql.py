@@ -85,6 +85,7 @@ class SparqlPool:
         self._starting = 0
         self._tasks: set[asyncio.Task] = set()
         self._failed_at: float | None = None
+        self._latest: Knowledge | None = None  # the ontology version the last query asked for
         self.killed = 0
         self.graphs: dict[str, list[str]] = {}  # ontology content hash -> its named graphs, as a worker read them
 
@@ -154,6 +155,7 @@ class SparqlPool:
 
     def _fill(self, knowledge: Knowledge) -> None:
         """Start workers in the background up to the pool's size (a request never waits on a start past its deadline)."""
+        self._latest = knowledge
         loop = asyncio.get_running_loop()
         if self._failed_at is not None and loop.time() - self._failed_at < RETRY_AFTER_FAILURE:
             if self._count == 0:
@@ -222,6 +224,13 @@ class SparqlPool:
         _kill(worker.process)
         worker.writer.close()
         self._background(worker.process.wait())  # reaped off the event loop
+        self._replace()
+
+    def _replace(self) -> None:
+        """Start a replacement at once, rather than when the next query comes."""
+        if self._latest is not None:
+            with contextlib.suppress(SparqlError):
+                self._fill(self._latest)
 
     async def _died(self, worker: _Worker) -> SparqlError:
         """The worker closed its end mid-query: say why, from how it ended."""
@@ -233,6 +242,7 @@ class SparqlPool:
             exit_code = None
             _kill(worker.process)
             self._background(worker.process.wait())
+        self._replace()
         if exit_code == -signal.SIGXCPU:
             return SparqlError(503, "QUERY_TIMEOUT", "The SPARQL query used more CPU time than a query may and was "
                                                      "stopped; narrow it (add patterns or a LIMIT).")
