@@ -425,24 +425,38 @@ def _workers(server: str) -> list[int]:
     return pids
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGKILL, "SPARQL_WORKER_LOST"), (signal.SIGXCPU, "QUERY_TIMEOUT")])
-def test_a_worker_killed_mid_query_says_what_happened(sig, code):
-    """Issue 23: a worker killed mid-query answered QUERY_TOO_LARGE, whatever killed it."""
-    freeze = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+@pytest.fixture(scope="module")
+def patient_server():
+    """A server whose queries may run 20 s: what stops one here is its worker's end, not the deadline."""
     with running_server("--sparql-timeout", "20") as base:
-        workers_ready(base)
+        yield workers_ready(base)
 
-        async def run() -> httpx.Response:
-            async with httpx.AsyncClient(timeout=60) as client:
-                pending = asyncio.create_task(client.get(base + "/sparql", params={"query": freeze}))
-                await asyncio.sleep(1.0)
-                for pid in _workers(base):
-                    os.kill(pid, sig)
-                return await pending
 
-        r = asyncio.run(run())
-        assert r.status_code == 503 and coded(r) == code, r.text
-        assert sparql(workers_ready(base), "ASK {}").json()["boolean"] is True  # replaced
+@pytest.mark.parametrize("sig, code", [(signal.SIGKILL, "SPARQL_WORKER_LOST"), (signal.SIGXCPU, "QUERY_TIMEOUT")])
+def test_a_worker_killed_mid_query_says_what_happened(patient_server, sig, code):
+    """Issue 23: a worker killed mid-query answered QUERY_TOO_LARGE, whatever killed it."""
+    base = patient_server
+    freeze = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+
+    async def run() -> httpx.Response:
+        async with httpx.AsyncClient(timeout=60) as client:
+            pending = asyncio.create_task(client.get(base + "/sparql", params={"query": freeze}))
+            await asyncio.sleep(1.0)
+            for pid in _workers(base):
+                os.kill(pid, sig)
+            return await pending
+
+    r = asyncio.run(run())
+    assert r.status_code == 503 and coded(r) == code, r.text
+    assert sparql(workers_ready(base), "ASK {}").json()["boolean"] is True  # replaced
+
+
+def test_a_query_over_the_memory_limit_is_query_too_large(patient_server):
+    """The one case that is QUERY_TOO_LARGE: the engine's allocation fails under the worker's 1 GiB limit (an ORDER BY
+    over 20 million rows), the worker aborts, and the answer says so."""
+    r = sparql(patient_server, "SELECT * { ?a ?b ?c . ?d ?e ?f } ORDER BY ?a LIMIT 1")
+    assert r.status_code == 503 and coded(r) == "QUERY_TOO_LARGE", r.text
+    assert sparql(workers_ready(patient_server), "ASK {}").json()["boolean"] is True
 
 
 def test_sparql_busy_never_arrives_after_the_deadline(server):
