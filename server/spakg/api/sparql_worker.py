@@ -8,7 +8,7 @@ pyoxigraph's Rust HTTP client for SERVICE — can reach any address, loopback in
 and the refusals before evaluation (``sparql_guard``) are the other lines. A host that allows no such namespace gets
 no worker (SPARQL_UNAVAILABLE, and the reason in the log), never a worker with the network.
 
-It is started as ``python -m spakg.api.sparql_worker FD`` (none of the server's modules imported) with its end of a
+It is started as ``python -m spakg.api.sparql_worker FD`` (this module and its engine only, not the server) with its end of a
 socketpair made before the namespace: the ontology's modules come first, then one message a query (JSON), one a reply
 (a 4-byte header length, the JSON header, then the body bytes).
 """
