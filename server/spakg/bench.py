@@ -296,6 +296,9 @@ def run(args) -> None:
         print("explorer pages (median render on the server; gzipped bytes with their scripts and styles):")
         for path, (ms, weight) in bench_pages(args.server).items():
             print(f"  {path[:60]:60s} {ms:6.1f} ms {weight / 1024:8.0f} KiB")
+        from .bench_sparql import print_sparql
+
+        print_sparql(k, args.server)
 
 
 __all__ = ["bench_hermit", "bench_owlrl", "bench_reasonable", "bench_reasoner", "bench_server", "cohort", "run"]

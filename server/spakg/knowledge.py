@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -113,6 +113,7 @@ class Knowledge:
     disclaimer: str
     load_seconds: float
     fhir: BundleReader  # reads FHIR Bundles with this ontology's codes (ontology/fhir.ttl)
+    files: dict[str, bytes] = field(default_factory=dict)  # each module's bytes: the SPARQL endpoint's named graphs
 
     @classmethod
     def load(cls, directory: Path | str | None = None, max_findings: int = 200) -> Knowledge:
@@ -152,7 +153,7 @@ class Knowledge:
             rules=rules, scores=_score_book(graph, facts, rules), effort=Effort(graph, concepts),
             disclaimer=provenance.disclaimer(graph),
             load_seconds=time.perf_counter() - started,
-            fhir=BundleReader(facts, codes),
+            fhir=BundleReader(facts, codes), files=snapshot.files,
         )
 
     @cached_property

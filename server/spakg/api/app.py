@@ -28,7 +28,8 @@ from .limits import Limits
 from .middleware import Guard, log_internal
 from .reload import OntologyWatcher, WatchSettings
 from .schema import schema
-from .sparql import SparqlError, SparqlPool
+from .sparql import SparqlPool
+from .sparql_protocol import sparql_endpoint
 from .view import SpakgGraphQL
 
 if TYPE_CHECKING:
@@ -162,18 +163,11 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
 
     pool = SparqlPool(limits, size=limits.sparql_workers)
 
-    async def sparql(request: Request) -> Response:
-        try:
-            media, body = await pool.query(holder.current, await _sparql_text(request))
-        except SparqlError as exc:
-            return JSONResponse(error_body(str(exc), exc.code), exc.status)
-        return Response(body, media_type=media)
-
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/healthz", healthz),
         Route("/ontology", ontology),
-        Route("/sparql", sparql, methods=["GET", "POST"]),
+        Route("/sparql", sparql_endpoint(lambda: holder.current, pool), methods=["GET", "POST"]),
         *cds_routes(lambda: holder.current, trust=cds_trust, feedback=feedback),
         *fhir_routes(lambda: holder.current),
         *explorer_routes(lambda: holder.current, graphiql=graphiql, reports=reports),
@@ -187,6 +181,7 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        pool.start(holder.current)
         try:
             async with _watching(watcher):
                 yield
@@ -234,31 +229,6 @@ async def _watching(watcher: OntologyWatcher | None) -> AsyncIterator[None]:
         stop.set()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, timeout=5)
-
-
-async def _sparql_text(request: Request) -> str:
-    """The query of a SPARQL 1.1 protocol request (GET ?query=, POST form or application/sparql-query)."""
-    params: dict = dict(request.query_params)
-    if request.method == "POST":
-        content_type = request.headers.get("content-type", "")
-        if content_type.startswith("application/sparql-query"):
-            try:
-                params["query"] = (await request.body()).decode("utf-8")
-            except UnicodeDecodeError:
-                raise SparqlError(400, "BAD_REQUEST", "The request body is not valid UTF-8.") from None
-        elif content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            params.update(await request.form())
-        elif not content_type.startswith("application/sparql-update"):
-            raise SparqlError(415, "UNSUPPORTED_MEDIA_TYPE", "Send the query as application/sparql-query, or as the "
-                                                             "form field 'query'.")
-        else:
-            params["update"] = ""
-    if "update" in params:
-        raise SparqlError(403, "UPDATE_REFUSED", "SPARQL UPDATE is refused: this endpoint is read-only.")
-    text = params.get("query")
-    if not isinstance(text, str) or not text.strip():
-        raise SparqlError(400, "BAD_REQUEST", "Give a SPARQL query in the 'query' parameter.")
-    return text
 
 
 __all__ = ["KnowledgeHolder", "create_app"]

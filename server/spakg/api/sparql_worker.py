@@ -1,21 +1,36 @@
-"""The process a SPARQL query runs in: it can be killed, it has CPU-time and memory limits, and it cannot open a socket.
+"""The process a SPARQL query runs in: it can be killed, it has CPU-time and memory limits, and it has no network.
 
-rdflib's evaluator cannot be cancelled, and its result is lazy (the work happens while it is serialised), so a query
-runs here from parsing to the last byte of its answer; the server only waits for the bytes, and kills the process if
-they do not come in time. Python-level socket sealing is the second line: SERVICE and FROM are refused before a
-query reaches a worker (``sparql.refusal``), and if a path were missed the worker still could not fetch anything.
+A query runs here from parsing to the last byte of its answer (pyoxigraph cannot be cancelled, and it evaluates
+lazily, while the answer is written); the server only waits for the bytes, and kills the process if they do not come
+in time. Before it reads any query the worker moves into a network namespace of its own (``unshare``: a new user and
+network namespace, no interface but a loopback that is down), so no code in it — Python's sockets, rdflib, or
+pyoxigraph's Rust HTTP client for SERVICE — can reach any address, loopback included. Python-level socket sealing
+and the refusals before evaluation (``sparql_guard``) are the other lines. A host that allows no such namespace gets
+no worker (SPARQL_UNAVAILABLE, and the reason in the log), never a worker with the network.
+
+It is started as ``python -m spakg.api.sparql_worker FD`` (this module and its engine only, not the server) with its end of a
+socketpair made before the namespace: the ontology's modules come first, then one message a query (JSON), one a reply
+(a 4-byte header length, the JSON header, then the body bytes).
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import pickle
 import resource
 import socket
+import struct
+import sys
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
-from rdflib import BNode, Graph, Literal, URIRef
+from .sparql_dataset import Caps, Dataset
+from .sparql_guard import Refused
+
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
 
 
 @dataclass(frozen=True)
@@ -24,12 +39,6 @@ class WorkerLimits:
     memory_bytes: int
     max_rows: int
     max_bytes: int
-
-
-class Refused(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class _NoSocket(socket.socket):
@@ -49,9 +58,26 @@ def seal_network() -> None:
     socket.socketpair = _no_network  # type: ignore[assignment]
 
 
+def isolate_network() -> None:
+    """Leave the host's network: a new network namespace (in a new user namespace, so no privilege is needed; as root
+    the network namespace alone). Must run while the process has one thread. Raises OSError if the host allows
+    neither."""
+    unshare = getattr(ctypes.CDLL(None, use_errno=True), "unshare", None)  # Linux only
+    if unshare is None:
+        raise OSError("the SPARQL worker cannot leave the network: this system has no network namespaces (Linux has)")
+    errors = []
+    for flags in (CLONE_NEWUSER | CLONE_NEWNET, CLONE_NEWNET):
+        if unshare(flags) == 0:
+            return
+        errors.append(os.strerror(ctypes.get_errno()))
+    raise OSError(f"the SPARQL worker cannot leave the network (unshare: {'; '.join(errors)}); this host must allow "
+                  "unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) or run spakg as root")
+
+
 def _limit(limits: WorkerLimits) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-    os.nice(10)  # the service's own answers (/healthz, GraphQL) come first
+    if os.getpriority(os.PRIO_PROCESS, 0) < 10:  # the server lowers it at the start; a worker started otherwise
+        os.setpriority(os.PRIO_PROCESS, 0, 10)
 
 
 def _cpu_budget(seconds: int) -> None:
@@ -62,76 +88,46 @@ def _cpu_budget(seconds: int) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (used + seconds, resource.RLIM_INFINITY))
 
 
-def serve(conn: Connection, ntriples: bytes, limits: WorkerLimits) -> None:
-    """The worker's loop: answer each query text sent on ``conn`` with (status, media type, body bytes)."""
+def reply(conn: Connection, header: dict, body: bytes = b"") -> None:
+    head = json.dumps(header).encode()
+    conn.send_bytes(struct.pack("!I", len(head)) + head + body)
+
+
+def serve(conn: Connection) -> None:
+    """The worker's loop: the ontology's modules first, then answer each query sent on ``conn``."""
+    try:
+        isolate_network()
+    except OSError as exc:
+        reply(conn, {"status": 503, "code": "SPARQL_UNAVAILABLE", "message": str(exc)})
+        return
     seal_network()
-    graph = Graph()
-    graph.parse(data=ntriples, format="nt")
-    for prefix, namespace in json.loads(conn.recv_bytes()).items():
-        graph.bind(prefix, namespace)
+    setup = pickle.loads(conn.recv_bytes())  # from the server that started this process: trusted
+    limits = WorkerLimits(**setup["limits"])
+    dataset = Dataset(setup["files"], setup["base"], setup["prefixes"], setup["output_prefixes"])
+    del setup
+    caps = Caps(limits.max_rows, limits.max_bytes)
     _limit(limits)
-    conn.send_bytes(b"ready")
+    reply(conn, {"status": 200, "graphs": dataset.graphs})
     while True:
         try:
-            text = conn.recv_bytes().decode("utf-8")
+            request = json.loads(conn.recv_bytes())
         except EOFError:
             return
         _cpu_budget(limits.cpu_seconds)
         try:
-            conn.send(("ok", *answer(graph, text, limits)))
+            media, body = dataset.answer(request["query"], request.get("accept"), request.get("default"),
+                                         request.get("named"), caps, request.get("base"))
         except Refused as exc:
-            conn.send(("error", 400, exc.code, str(exc)))
+            reply(conn, {"status": exc.status, "code": exc.code, "message": str(exc)})
         except MemoryError:
-            conn.send(("error", 503, "QUERY_TOO_LARGE",
-                       "The SPARQL query needed more memory than a query may use; narrow it (add patterns or a LIMIT)."))
-        except Exception as exc:  # rdflib's own evaluation errors: bad regex, bad LIMIT, unsupported forms
-            conn.send(("error", 400, "SPARQL_EVALUATION_FAILED",
-                       f"The SPARQL query could not be evaluated: {type(exc).__name__}: {str(exc)[:300]}"))
+            reply(conn, {"status": 503, "code": "QUERY_TOO_LARGE", "message": "The SPARQL query needed more memory "
+                         "than a query may use; narrow it (add patterns or a LIMIT)."})
+        except Exception as exc:  # pyoxigraph's evaluation errors: a bad argument, an unsupported form
+            reply(conn, {"status": 400, "code": "SPARQL_EVALUATION_FAILED",
+                         "message": f"The SPARQL query could not be evaluated: {type(exc).__name__}: {str(exc)[:300]}"})
+        else:
+            reply(conn, {"status": 200, "media": media}, body)
 
 
-def answer(graph: Graph, text: str, limits: WorkerLimits) -> tuple[str, bytes]:
-    result = graph.query(text)
-    if result.type == "ASK":
-        return "application/sparql-results+json", json.dumps({"head": {}, "boolean": bool(result.askAnswer)}).encode()
-    if result.type == "SELECT":
-        return "application/sparql-results+json", _select_json(result, limits)
-    triples = result.graph
-    if triples is None or len(triples) > limits.max_rows:
-        raise Refused("RESULT_TOO_LARGE", f"The query returns more than {limits.max_rows} triples; add a LIMIT.")
-    body = triples.serialize(format="turtle", encoding="utf-8")
-    if len(body) > limits.max_bytes:
-        raise Refused("RESULT_TOO_LARGE", f"The answer is larger than {limits.max_bytes} bytes; add a LIMIT.")
-    return "text/turtle", body
-
-
-def _select_json(result, limits: WorkerLimits) -> bytes:
-    """SPARQL 1.1 Query Results JSON, written row by row so that the row and byte caps stop the work itself."""
-    names = [str(v) for v in result.vars or ()]
-    parts = [json.dumps({"head": {"vars": names}})[:-1].encode(), b', "results": {"bindings": [']
-    size = sum(map(len, parts))
-    for n, row in enumerate(result):
-        if n >= limits.max_rows:
-            raise Refused("RESULT_TOO_LARGE", f"The query returns more than {limits.max_rows} rows; add a LIMIT.")
-        binding = {name: _term(value) for name, value in zip(names, row, strict=True) if value is not None}
-        chunk = (b", " if n else b"") + json.dumps(binding, ensure_ascii=False).encode()
-        size += len(chunk)
-        if size > limits.max_bytes:
-            raise Refused("RESULT_TOO_LARGE", f"The answer is larger than {limits.max_bytes} bytes; add a LIMIT.")
-        parts.append(chunk)
-    parts.append(b"]}}")
-    return b"".join(parts)
-
-
-def _term(value) -> dict:
-    if isinstance(value, URIRef):
-        return {"type": "uri", "value": str(value)}
-    if isinstance(value, BNode):
-        return {"type": "bnode", "value": str(value)}
-    if isinstance(value, Literal):
-        out = {"type": "literal", "value": str(value)}
-        if value.language:
-            out["xml:lang"] = value.language
-        elif value.datatype:
-            out["datatype"] = str(value.datatype)
-        return out
-    return {"type": "literal", "value": str(value)}
+if __name__ == "__main__":  # started by the server (sparql.SparqlPool) with its end of a socketpair
+    serve(Connection(int(sys.argv[1])))
