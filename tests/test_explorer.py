@@ -69,7 +69,7 @@ def test_every_page_is_served_with_its_assets_from_this_origin_only(server, path
 
 def test_search_suggestions_and_results(server):
     found = httpx.get(server + "/search.json", params={"q": "uvei"}).json()
-    assert {"id": "Uveitis", "label": "uveitis"} in found
+    assert {"id": "Uveitis", "label": "uveitis", "matched": None} in found
     page = get(server, "/?q=eye%20inflammation").text
     assert 'href="/concepts/Uveitis"' in page  # by synonym
 

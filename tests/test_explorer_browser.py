@@ -95,10 +95,13 @@ def test_an_educators_walk_through_the_explorer(base, browser, shots, width):
 
     # how uveitis is connected to axial SpA, step by step with sentences
     page.goto(base + "/concepts/Uveitis")
-    page.get_by_role("link", name="How is uveitis connected to axial spondyloarthritis?").click()
+    picker = page.locator("form.path-picker")
+    assert picker.get_by_label("Another concept").input_value() == "axial spondyloarthritis"
+    picker.get_by_role("button", name="Show the paths").click()
     page.wait_for_url("**/path?*")
-    steps = page.locator("ol.path > li")
+    steps = page.locator("section.chain").first.locator("ol.path > li")
     assert steps.count() == 2 and "It is commonly part of axial spondyloarthritis" in steps.nth(1).inner_text()
+    assert page.locator("section.chain").count() >= 2
     shot("4-path", full=True)
 
     # the ASAS axial SpA criterion as a tree
@@ -240,3 +243,36 @@ def test_the_neighbourhood_graph_grows_from_the_keyboard(base, browser, shots):
     assert f"Add the neighbours of {label}" not in page.locator("#graph-keys button").all_inner_texts()  # expanded
     page.locator("#graph").screenshot(path=str(shots / "graph-keyboard.png"))
     assert problems == []
+
+
+def _axe_source() -> str:
+    """axe-core's script as the axe-playwright-python package ships it (a pip package of the [test] extra: nothing
+    is fetched from a CDN, and the page under test never loads it from anywhere but this test)."""
+    axe = pytest.importorskip("axe_playwright_python", reason="pip install axe-playwright-python (the [test] extra)")
+    return (Path(axe.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
+
+
+AXE_PAGES = [*PAGES, "/?q=AS", "/?q=uveitiss", "/compare?rules=AsasIbpCriteria,BerlinIbpCriteria,CalinIbpCriteria",
+             "/cases", "/cases/established-ankylosing-spondylitis"]
+
+
+@pytest.mark.parametrize("width", [390, 1400])
+def test_no_page_has_a_serious_or_critical_accessibility_violation(base, browser, shots, width):
+    """axe-core on every page at both widths; details opened first, so what a click shows is checked too."""
+    source = _axe_source()
+    context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)  # to inject axe only
+    page = context.new_page()
+    found: dict[str, list[str]] = {}
+    for path in AXE_PAGES:
+        response = page.goto(base + path)
+        if response is None or response.status == 404:
+            continue
+        page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+        page.add_script_tag(content=source)
+        result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+        bad = [f"{v['id']} ({v['impact']}, {len(v['nodes'])}): {v['nodes'][0]['target']}"
+               for v in result["violations"] if v["impact"] in ("serious", "critical")]
+        if bad:
+            found[path] = bad
+    context.close()
+    assert found == {}

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 import orjson
 from starlette.requests import Request
@@ -27,8 +27,10 @@ from ..knowledge import Knowledge
 from ..proof import inference_dict
 from ..rules import STATUS_NAMES, ConclusionItem, FindingItem, Group, QuantityItem, Rule
 from .article_view import ArticleView, quote_id
+from .paths import paths
 from .patient_query import patient_from_query, query_from_patient
 from .reports import ReportShelf
+from .search import ConceptSearch
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -43,6 +45,7 @@ class Views:
 
     def __init__(self) -> None:
         self._article: dict[str, ArticleView] = {}
+        self._search: dict[str, ConceptSearch] = {}
 
     def article(self, k: Knowledge) -> ArticleView:
         view = self._article.get(k.content_hash)
@@ -51,6 +54,14 @@ class Views:
                 self._article.clear()
             view = self._article[k.content_hash] = ArticleView(k)
         return view
+
+    def search(self, k: Knowledge) -> ConceptSearch:
+        found = self._search.get(k.content_hash)
+        if found is None:
+            if len(self._search) > 3:
+                self._search.clear()
+            found = self._search[k.content_hash] = ConceptSearch(k.concepts)
+        return found
 
 
 def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, reports: Path | None = None) -> list:
@@ -67,20 +78,24 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
         response.headers["server-timing"] = f"render;dur={(time.perf_counter() - started) * 1e3:.1f}"
         return response
 
-    def not_found(request: Request, what: str, ref: str, suggestions: list[str]) -> HTMLResponse:
+    def not_found(request: Request, what: str, ref: str, suggestions: list[tuple[str, str]]) -> HTMLResponse:
+        """``suggestions``: (address, name) of what may have been meant."""
         return page(request, "not_found.html", 404, what=what, ref=ref, suggestions=suggestions)
 
     async def home(request: Request) -> HTMLResponse:
         k = current()
         q = request.query_params.get("q", "").strip()[:100]
-        results = k.concepts.search(q)[:50] if q else []
+        found = views.search(k).search(q) if q else None
         roots = [c for c in k.concepts if not c.parents and c.children]
-        return page(request, "home.html", q=q, results=results, roots=sorted(roots, key=lambda c: c.label.lower()))
+        return page(request, "home.html", q=q, found=found, roots=sorted(roots, key=lambda c: c.label.lower()))
 
     async def suggest(request: Request) -> JSONResponse:
+        """Names to complete a search or a path's ends with: each concept's label, and the synonym that matched."""
         q = request.query_params.get("q", "").strip()[:100]
-        found = current().concepts.search(q)[:10] if q else []
-        return JSONResponse([{"id": c.id, "label": c.label} for c in found])
+        found = views.search(current()).search(q, limit=10) if q else None
+        hits = (found.hits or found.did_you_mean) if found else []
+        return JSONResponse([{"id": h.concept.id, "label": h.concept.label,
+                              "matched": h.matched if h.via_synonym else None} for h in hits])
 
     async def concept(request: Request) -> HTMLResponse:
         k = current()
@@ -88,7 +103,9 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
         try:
             c = k.concepts.get(ref)
         except UnknownConcept:
-            return not_found(request, "concept", ref, k.concepts.suggest(ref))
+            found = views.search(k).search(ref, limit=3)
+            near = [k.concepts.get(i) for i in k.concepts.suggest(ref)] + [h.concept for h in found.hits or found.did_you_mean]
+            return not_found(request, "concept", ref, [(f"/concepts/{c.id}", c.label) for c in dict.fromkeys(near)][:5])
         used_by = k.rules.by_concept.get(c.id, [])
         concluded_by = [r for r in k.rules.order if r.concludes is c]
         return page(request, "concept.html", c=c, used_by=used_by, concluded_by=concluded_by)
@@ -123,14 +140,15 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
 
     async def path(request: Request) -> HTMLResponse:
         k = current()
-        a, b = request.query_params.get("from", "").strip(), request.query_params.get("to", "").strip()
-        steps, error = None, None
-        if a and b:
-            try:
-                steps = k.concepts.path(k.concepts.get(a), k.concepts.get(b))
-            except UnknownConcept as exc:
-                error = exc.message
-        return page(request, "path.html", a=a, b=b, steps=steps, error=error)
+        finder = views.search(k)
+        a, b = request.query_params.get("from", "").strip()[:100], request.query_params.get("to", "").strip()[:100]
+        generic = request.query_params.get("generic") == "yes"
+        ends = {"from": (a, finder.resolve(a) if a else None), "to": (b, finder.resolve(b) if b else None)}
+        unknown = {side: (text, finder.search(text, limit=5)) for side, (text, c) in ends.items() if text and c is None}
+        start, goal = ends["from"][1], ends["to"][1]
+        found = paths(k.concepts, start, goal, generic) if start and goal else None
+        return page(request, "path.html", a=start.label if start else a, b=goal.label if goal else b, start=start,
+                    goal=goal, found=found, unknown=unknown, generic=generic)
 
     async def rules(request: Request) -> HTMLResponse:
         return page(request, "rules.html", rules=current().rules.order)
@@ -141,7 +159,8 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
         try:
             r = k.rules.get(ref)
         except UnknownRule:
-            return not_found(request, "rule", ref, _close(ref, list(k.rules.rules)))
+            return not_found(request, "rule", ref, [(f"/rules/{i}", k.rules.rules[i].label)
+                                                    for i in _close(ref, list(k.rules.rules))])
         used_by = [other for other in k.rules.order if r in other.depends_on()]
         return page(request, "rule.html", r=r, used_by=used_by)
 
@@ -200,7 +219,7 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
         name = request.path_params["name"]
         shelved = shelf.get(name)
         if shelved is None:
-            return not_found(request, "cohort report", name, _close(name, shelf.names()))
+            return not_found(request, "cohort report", name, [(f"/cohorts/{quote(n)}", n) for n in _close(name, shelf.names())])
         r = shelved.report
         return page(request, "cohort.html", 200 if r else 422, s=shelved, r=r, chart=r.chart_svg() if r else "",
                     known=set(current().rules.rules))

@@ -16,9 +16,8 @@
           .then(function (found) {
             list.replaceChildren.apply(list, found.map(function (c) {
               var option = document.createElement("option");
-              option.value = c.id;
-              option.label = c.label;
-              option.textContent = c.label;
+              option.value = c.label;  // the name is what goes in the box: a student reads it, the server resolves it
+              if (c.matched) { option.label = "“" + c.matched + "”"; }
               return option;
             }));
           }).catch(function () { /* suggestions are a convenience: the form still works */ });
@@ -32,7 +31,6 @@
   if (!box || typeof cytoscape === "undefined") { return; }
   var cy = cytoscape({
     container: box,
-    wheelSensitivity: 0.3,
     maxZoom: 1.4,
     minZoom: 0.3,
     style: [
