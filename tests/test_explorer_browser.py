@@ -275,4 +275,5 @@ def test_no_page_has_a_serious_or_critical_accessibility_violation(base, browser
         if bad:
             found[path] = bad
     context.close()
+    print(found)
     assert found == {}

@@ -83,7 +83,9 @@ class ArticleView:
                 heading = headings.get(line_start)
                 if heading is not None:
                     anchor = _slug(heading.text)
-                    block = f'<h2 id="{anchor}"><a class="anchor" href="#{anchor}">{content}</a></h2>'
+                    # the section's link beside its text, not around it: the text may hold a quote's link
+                    block = (f'<h2 id="{anchor}">{content} <a class="anchor" href="#{anchor}" '
+                             f'aria-label="Link to this section">#</a></h2>')
                 else:
                     block = f"<p>{content}</p>"
                 out.append((Markup(block), frozenset(held)))

@@ -222,7 +222,7 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
             return not_found(request, "cohort report", name, [(f"/cohorts/{quote(n)}", n) for n in _close(name, shelf.names())])
         r = shelved.report
         return page(request, "cohort.html", 200 if r else 422, s=shelved, r=r, chart=r.chart_svg() if r else "",
-                    known=set(current().rules.rules))
+                    known=current().rules.rules)
 
     return [
         Route("/", home), Route("/search.json", suggest), Route("/concepts/{id}", concept),
