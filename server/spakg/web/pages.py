@@ -11,11 +11,12 @@ import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from urllib.parse import parse_qs, quote
+from typing import TypeVar
+from urllib.parse import parse_qs, parse_qsl, quote
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -27,7 +28,9 @@ from ..knowledge import Knowledge
 from ..proof import inference_dict
 from ..rules import STATUS_NAMES, ConclusionItem, FindingItem, Group, QuantityItem, Rule
 from .article_view import ArticleView, quote_id
+from .explain import Explainer
 from .paths import paths
+from .patient_form import PatientForm
 from .patient_query import patient_from_query, query_from_patient
 from .reports import ReportShelf
 from .search import ConceptSearch
@@ -38,35 +41,27 @@ templates.env.globals.update(quote_id=quote_id, STATUS_NAMES=STATUS_NAMES, isins
                              Group=Group, ConclusionItem=ConclusionItem, QuantityItem=QuantityItem, Rule=Rule)
 STATUS_TEXT = {"MET": ("✓", "Met"), "NOT_MET": ("✗", "Not met"), "UNDETERMINED": ("?", "Undetermined")}
 templates.env.globals["STATUS_TEXT"] = STATUS_TEXT
+templates.env.globals["query_pairs"] = parse_qsl
 
 
-class Views:
-    """Per-version views that take more than a request's time to build (the article), built once per version."""
+T = TypeVar("T")
+_built: dict[tuple[type, str], object] = {}
 
-    def __init__(self) -> None:
-        self._article: dict[str, ArticleView] = {}
-        self._search: dict[str, ConceptSearch] = {}
 
-    def article(self, k: Knowledge) -> ArticleView:
-        view = self._article.get(k.content_hash)
-        if view is None:
-            if len(self._article) > 3:
-                self._article.clear()
-            view = self._article[k.content_hash] = ArticleView(k)
-        return view
-
-    def search(self, k: Knowledge) -> ConceptSearch:
-        found = self._search.get(k.content_hash)
-        if found is None:
-            if len(self._search) > 3:
-                self._search.clear()
-            found = self._search[k.content_hash] = ConceptSearch(k.concepts)
-        return found
+def per_version(kind: Callable[[Knowledge], T], k: Knowledge) -> T:
+    """A view that takes more than a request's time to build (the article, the search index, the form, the proof
+    reader), built once per ontology version."""
+    key = (kind, k.content_hash)
+    found = _built.get(key)
+    if found is None:
+        if len(_built) > 16:  # old versions after --watch reloads
+            _built.clear()
+        found = _built[key] = kind(k)
+    return found  # type: ignore[return-value]
 
 
 def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, reports: Path | None = None) -> list:
     """The explorer's pages; ``reports``: a directory of cohort reports (``spakg screen --report-json``) to show."""
-    views = Views()
     shelf = ReportShelf(reports)
 
     def page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
@@ -85,14 +80,14 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
     async def home(request: Request) -> HTMLResponse:
         k = current()
         q = request.query_params.get("q", "").strip()[:100]
-        found = views.search(k).search(q) if q else None
+        found = per_version(ConceptSearch, k).search(q) if q else None
         roots = [c for c in k.concepts if not c.parents and c.children]
         return page(request, "home.html", q=q, found=found, roots=sorted(roots, key=lambda c: c.label.lower()))
 
     async def suggest(request: Request) -> JSONResponse:
         """Names to complete a search or a path's ends with: each concept's label, and the synonym that matched."""
         q = request.query_params.get("q", "").strip()[:100]
-        found = views.search(current()).search(q, limit=10) if q else None
+        found = per_version(ConceptSearch, current()).search(q, limit=10) if q else None
         hits = (found.hits or found.did_you_mean) if found else []
         return JSONResponse([{"id": h.concept.id, "label": h.concept.label,
                               "matched": h.matched if h.via_synonym else None} for h in hits])
@@ -103,7 +98,7 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
         try:
             c = k.concepts.get(ref)
         except UnknownConcept:
-            found = views.search(k).search(ref, limit=3)
+            found = per_version(ConceptSearch, k).search(ref, limit=3)
             near = [k.concepts.get(i) for i in k.concepts.suggest(ref)] + [h.concept for h in found.hits or found.did_you_mean]
             return not_found(request, "concept", ref, [(f"/concepts/{c.id}", c.label) for c in dict.fromkeys(near)][:5])
         used_by = k.rules.by_concept.get(c.id, [])
@@ -134,13 +129,13 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
                              "edges": edges})
 
     async def article(request: Request) -> HTMLResponse:
-        view = views.article(current())
+        view = per_version(ArticleView, current())
         chosen = view.quotes.get(request.query_params.get("quote", ""))
         return page(request, "article.html", view=view, chosen=chosen)
 
     async def path(request: Request) -> HTMLResponse:
         k = current()
-        finder = views.search(k)
+        finder = per_version(ConceptSearch, k)
         a, b = request.query_params.get("from", "").strip()[:100], request.query_params.get("to", "").strip()[:100]
         generic = request.query_params.get("generic") == "yes"
         ends = {"from": (a, finder.resolve(a) if a else None), "to": (b, finder.resolve(b) if b else None)}
@@ -164,22 +159,21 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
         used_by = [other for other in k.rules.order if r in other.depends_on()]
         return page(request, "rule.html", r=r, used_by=used_by)
 
-    async def assess(request: Request) -> HTMLResponse:
+    async def assess(request: Request) -> HTMLResponse | RedirectResponse:
         k = current()
         params = dict(request.query_params)
-        error, outcome = None, {}
+        error, outcome, case = None, {}, ""
         try:
             record = patient_from_query(params)
+            case = query_from_patient(record) if record is not None else ""
+            if sorted(parse_qsl(case)) != sorted(parse_qsl(request.url.query)):
+                # the form sends every "not known" too: the address to share holds only what was answered
+                return RedirectResponse(f"/assess?{case}" if case else "/assess", status_code=303)
             if record is not None:
                 outcome = _outcome(Assessment(k, k.facts.read(record)))
         except SpakgError as exc:
             error = f"[{exc.code}] {exc.message}"
-        observable = sorted(k.facts.observable, key=lambda c: c.label.lower())
-        table = k.facts.quantities
-        quantities = {c.id: [q for q in table.by_name.values() if c.id in q.declared_on] for c in observable}
-        measured = [table[n] for n in table.measured_names if n != "age"]
-        return page(request, "assess.html", params=params, observable=observable, quantities=quantities,
-                    measurements=measured, error=error, **outcome)
+        return page(request, "assess.html", params=params, form=per_version(PatientForm, k), error=error, case=case, **outcome)
 
     async def assess_fhir(request: Request) -> HTMLResponse:
         """A pasted FHIR Bundle, read and assessed (POST: a Bundle is too large for an address)."""
@@ -236,9 +230,13 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
 
 
 def _outcome(a: Assessment) -> dict:
-    """What outcome.html shows of an assessment: every rule's entry, the next questions, the scores begun."""
-    return {"results": [(r, inference_dict(a, r)) for r in a.knowledge.rules.order], "questions": a.next_questions[:8],
-            "scores": [s for s in a.scores if s.started]}
+    """What outcome.html shows of an assessment: every rule's proof in words, a count of the outcomes, the next
+    questions, the scores begun."""
+    explain = per_version(Explainer, a.knowledge)
+    results = [(r, inference_dict(a, r)) for r in a.knowledge.rules.order]
+    counts = {status: sum(1 for _, e in results if e["status"] == status) for status in STATUS_TEXT}
+    return {"results": [(r, e, explain.rule(r, e)) for r, e in results], "counts": counts,
+            "questions": a.next_questions[:8], "scores": [s for s in a.scores if s.started]}
 
 
 def _close(ref: str, names: list[str]) -> list[str]:

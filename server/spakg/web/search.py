@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from ..concepts import Concept, ConceptIndex
+from ..concepts import Concept
+from ..knowledge import Knowledge
 
 EXACT, PREFIX, WORDS, INSIDE, DEFINITION, FUZZY = range(6)
 HOW = {EXACT: "its name", PREFIX: "the start of a name", WORDS: "words of a name", INSIDE: "part of a name",
@@ -54,8 +55,8 @@ class Found:
 
 
 class ConceptSearch:
-    def __init__(self, concepts: ConceptIndex) -> None:
-        self.concepts = concepts
+    def __init__(self, k: Knowledge) -> None:
+        self.concepts = concepts = k.concepts
         self.names: list[Name] = []
         for c in sorted(concepts, key=lambda c: c.label.lower()):
             for text, is_label in ((c.label, True), *((s, False) for s in c.synonyms)):
