@@ -246,3 +246,18 @@ def test_a_bad_paste_is_explained_not_crashed(server):
         assert r.status_code == 422 and says in r.text, data
         assert data["bundle"].replace('"', "&#34;") in r.text  # the paste is kept, to be corrected
     assert httpx.get(server + "/healthz").status_code == 200
+
+
+def test_a_criterion_reads_like_the_paper(server):
+    """Arms joined by 'or', points only where the criterion has points, quantities in words, no patient badges."""
+    asas = get(server, "/rules/AsasAxialSpaCriteria").text
+    items = asas[asas.index("<h2>Items"):]
+    assert "any one of 2" in items[:100] and '<li class="joiner"><span>or</span></li>' in items
+    assert "age at onset &lt; 45 years, duration ≥ 3 months" in asas and "ageAtOnset" not in asas
+    assert '<span class="kind">present</span>' not in asas and "points" not in asas
+    amor = get(server, "/rules/AmorCriteria").text
+    assert "at least 6 of" in amor and "points" in amor and "(2 points)" in amor
+    assert "points" not in get(server, "/rules/BerlinIbpCriteria").text
+    folded = get(server, "/rules/AmorCriteria").text.count("<details open")
+    assert get(server, "/rules/AmorCriteria?open=all").text.count("<details open") >= folded  # expand all
+    assert get(server, "/rules/AsasAxialSpaCriteria?open=all").text.count("<details>") == 0

@@ -286,3 +286,24 @@ def test_no_page_has_a_serious_or_critical_accessibility_violation(base, browser
     context.close()
     print(found)
     assert found == {}
+
+
+@pytest.mark.parametrize("width", [390, 1400])
+def test_a_criterion_prints_every_branch(base, browser, shots, width):
+    """The ASAS arms are joined by a drawn 'or'; printing opens every folded branch, and closes them after."""
+    page, problems = _watched(browser, base, width)
+    page.goto(base + "/rules/AsasAxialSpaCriteria")
+    top = page.locator("h2", has_text="Items").locator("xpath=following-sibling::ul[1]")
+    assert top.locator(":scope > li.joiner").all_inner_texts() == ["OR"]  # drawn in capitals by the stylesheet
+    folded = page.locator("details:not([open])").count()
+    assert folded > 0
+    page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    assert page.locator("details:not([open])").count() == 0
+    page.emulate_media(media="print")
+    if width == 1400:
+        page.pdf(path=str(shots / "rule.pdf"))
+    page.emulate_media(media="screen")
+    page.evaluate("window.dispatchEvent(new Event('afterprint'))")
+    assert page.locator("details:not([open])").count() == folded
+    page.screenshot(path=str(shots / f"{width}-rule.png"), full_page=True)
+    assert problems == []

@@ -95,6 +95,31 @@ class Explainer:
             return f"all {number(total)} needed, {number(met)} met"
         return f"{number(threshold)} of {number(total)}{unit} needed, {number(met)} met"
 
+    # ------------------------------------------------------------------ a criterion as written
+    def requirement(self, item: Item) -> str:
+        """An item's numbers in words: "age at onset < 45 years, duration ≥ 3 months"."""
+        out = []
+        for c in getattr(item, "comparisons", ()):
+            label, unit = self.quantity(c.quantity)
+            unit = "" if unit in ("", "points") or unit.startswith("points") else f" {unit}"
+            out.append(f"{label} {PHRASES.get(c.op, c.op)} {number(c.value)}{unit}")
+        return ", ".join(out)
+
+    @staticmethod
+    def has_points(group: Group) -> bool:
+        return any(sub.weight != 1 for sub in group.items)
+
+    def joins(self, group: Group) -> tuple[str, str | None]:
+        """How a group's items combine, as the paper says it, and the word drawn between them (None: a count)."""
+        n, needed = len(group.items), group.needed
+        if self.has_points(group):
+            return f"at least {number(needed)} of {number(group.total_weight)} points", None
+        if needed >= n:
+            return ("all of" if n > 1 else "this"), ("and" if n > 1 else None)
+        if needed == 1:
+            return f"any one of {n}", "or"
+        return f"at least {number(needed)} of these {n}", None
+
     # ------------------------------------------------------------------ the tree
     def line(self, e: dict) -> Line:
         item = self.items.get(e.get("item", ""))

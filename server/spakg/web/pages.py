@@ -157,7 +157,9 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
             return not_found(request, "rule", ref, [(f"/rules/{i}", k.rules.rules[i].label)
                                                     for i in _close(ref, list(k.rules.rules))])
         used_by = [other for other in k.rules.order if r in other.depends_on()]
-        return page(request, "rule.html", r=r, used_by=used_by)
+        similar = [o for o in k.rules.order if o is not r and o.concludes is not None and o.concludes is r.concludes]
+        return page(request, "rule.html", r=r, used_by=used_by, similar=similar, words=per_version(Explainer, k),
+                    expand=request.query_params.get("open") == "all")
 
     async def assess(request: Request) -> HTMLResponse | RedirectResponse:
         k = current()

@@ -25,6 +25,14 @@
     });
   });
 
+  // Printing shows every branch: the closed <details> are opened for the print and closed again after it.
+  var opened = [];
+  window.addEventListener("beforeprint", function () {
+    opened = opened.concat(Array.prototype.filter.call(document.querySelectorAll("details:not([open])"),
+                                                       function (d) { d.open = true; return true; }));
+  });
+  window.addEventListener("afterprint", function () { opened.forEach(function (d) { d.open = false; }); opened = []; });
+
   // The neighbourhood graph: the concept and its neighbours; selecting a node adds its own neighbours. A list of
   // buttons under it does the same from the keyboard (the canvas itself takes no focus).
   var box = document.getElementById("graph");
