@@ -34,6 +34,7 @@ from .patient_form import PatientForm
 from .patient_query import patient_from_query, query_from_patient
 from .reports import ReportShelf
 from .search import ConceptSearch
+from .source_note import SourceNote
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -68,6 +69,7 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
         started = time.perf_counter()
         k = current()
         response = templates.TemplateResponse(request, name, {"k": k, "note": CLASSIFICATION_NOTE, "graphiql": graphiql,
+                                                              "source": per_version(SourceNote, k),
                                                               "cohorts": shelf.configured, **context},
                                               status_code=status)
         response.headers["server-timing"] = f"render;dur={(time.perf_counter() - started) * 1e3:.1f}"
