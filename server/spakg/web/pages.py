@@ -28,6 +28,7 @@ from ..knowledge import Knowledge
 from ..proof import inference_dict
 from ..rules import STATUS_NAMES, ConclusionItem, FindingItem, Group, QuantityItem, Rule
 from .article_view import ArticleView, quote_id
+from .compare import MAX_RULES, compare
 from .explain import Explainer
 from .paths import paths
 from .patient_form import PatientForm
@@ -163,6 +164,22 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
         return page(request, "rule.html", r=r, used_by=used_by, similar=similar, words=per_version(Explainer, k),
                     expand=request.query_params.get("open") == "all")
 
+    async def compare_page(request: Request) -> HTMLResponse:
+        k = current()
+        asked = [i.strip() for v in request.query_params.getlist("rules") for i in v.split(",") if i.strip()]
+        chosen = [k.rules.rules[i] for i in dict.fromkeys(asked) if i in k.rules.rules][:MAX_RULES]
+        unknown = [i for i in asked if i not in k.rules.rules]
+        error = None
+        if unknown:
+            near = _close(unknown[0], list(k.rules.rules))
+            error = f"No criterion “{unknown[0][:60]}”." + (f" Did you mean {', '.join(near)}?" if near else "")
+        elif len(dict.fromkeys(asked)) > MAX_RULES:
+            error = f"Up to {MAX_RULES} criteria side by side: the first {MAX_RULES} are shown."
+        words = per_version(Explainer, k)
+        table = compare(chosen, words) if chosen else None
+        return page(request, "compare.html", 200 if not unknown else 404, chosen=chosen, table=table, words=words,
+                    error=error, limit=MAX_RULES)
+
     async def assess(request: Request) -> HTMLResponse | RedirectResponse:
         k = current()
         params = dict(request.query_params)
@@ -225,7 +242,7 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
     return [
         Route("/", home), Route("/search.json", suggest), Route("/concepts/{id}", concept),
         Route("/concepts/{id}/graph.json", neighbours), Route("/article", article), Route("/path", path),
-        Route("/rules", rules), Route("/rules/{id}", rule), Route("/assess", assess),
+        Route("/rules", rules), Route("/rules/{id}", rule), Route("/compare", compare_page), Route("/assess", assess),
         Route("/assess/fhir", assess_fhir, methods=["GET", "POST"]),
         Route("/cohorts", cohorts), Route("/cohorts/{name}", cohort),
         *([Route("/graphiql", graphiql_page)] if graphiql else []),
