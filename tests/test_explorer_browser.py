@@ -152,7 +152,8 @@ CASE = "/assess?f.BackPain=yes&q.BackPain.ageAtOnset=25&q.BackPain.durationMonth
 PAGES = ["/", "/concepts/AnkylosingSpondylitis", "/concepts/Uveitis", "/article",
          "/path?from=Uveitis&to=AxialSpondyloarthritis", "/rules", "/rules/AsasAxialSpaCriteria",
          "/rules/AsasReferralRecommendation", "/assess", CASE, "/cohorts", "/cohorts/clinic.json", "/assess/fhir",
-         "/compare?rules=AsasIbpCriteria,BerlinIbpCriteria,CalinIbpCriteria"]
+         "/compare?rules=AsasIbpCriteria,BerlinIbpCriteria,CalinIbpCriteria", "/cases",
+         "/cases/classic-ibp-non-radiographic", "/cases/classic-ibp-non-radiographic?p.AsasIbpCriteria=MET&reveal=1"]
 
 
 def test_no_page_scrolls_sideways_on_a_phone(base, browser, shots):
@@ -284,7 +285,6 @@ def test_no_page_has_a_serious_or_critical_accessibility_violation(base, browser
         if bad:
             found[path] = bad
     context.close()
-    print(found)
     assert found == {}
 
 
@@ -307,3 +307,25 @@ def test_a_criterion_prints_every_branch(base, browser, shots, width):
     assert page.locator("details:not([open])").count() == folded
     page.screenshot(path=str(shots / f"{width}-rule.png"), full_page=True)
     assert problems == []
+
+
+@pytest.mark.parametrize("width", [390, 1400])
+def test_a_teaching_case_works_without_javascript(base, browser, shots, width):
+    """Predict, reveal, follow a what-if: plain forms and links, with scripts off."""
+    context = browser.new_context(viewport={"width": width, "height": 900}, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(base + "/cases")
+    page.get_by_role("link", name="Young woman, classic inflammatory back pain", exact=False).click()
+    page.wait_for_url("**/cases/classic-ibp-non-radiographic")
+    page.locator("label.choice", has=page.get_by_label("ASAS expert criteria for inflammatory back pain: met")).click()
+    page.get_by_label("modified New York criteria for ankylosing spondylitis: met", exact=True).check()
+    page.screenshot(path=str(shots / f"{width}-case-predict.png"))
+    page.get_by_role("button", name="Reveal the answers").click()
+    page.wait_for_url("**reveal=1*")
+    assert "1 of 2" in page.locator("p.summary").inner_text()
+    page.screenshot(path=str(shots / f"{width}-case-reveal.png"), full_page=True)
+    page.get_by_role("link", name="What if HLA-B27 positive were absent?").click()
+    page.wait_for_url("**/assess?*")
+    assert page.get_by_label("HLA-B27 positive: no", exact=True).is_checked()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    context.close()

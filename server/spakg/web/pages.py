@@ -28,6 +28,7 @@ from ..knowledge import Knowledge
 from ..proof import inference_dict
 from ..rules import STATUS_NAMES, ConclusionItem, FindingItem, Group, QuantityItem, Rule
 from .article_view import ArticleView, quote_id
+from .cases import PREDICTIONS, CaseBook, teaching_rules, what_ifs
 from .compare import MAX_RULES, compare
 from .explain import Explainer
 from .paths import paths
@@ -65,6 +66,7 @@ def per_version(kind: Callable[[Knowledge], T], k: Knowledge) -> T:
 def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, reports: Path | None = None) -> list:
     """The explorer's pages; ``reports``: a directory of cohort reports (``spakg screen --report-json``) to show."""
     shelf = ReportShelf(reports)
+    casebook = CaseBook()
 
     def page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
         started = time.perf_counter()
@@ -180,6 +182,31 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
         return page(request, "compare.html", 200 if not unknown else 404, chosen=chosen, table=table, words=words,
                     error=error, limit=MAX_RULES)
 
+    async def cases(request: Request) -> HTMLResponse:
+        return page(request, "cases.html", cases=list(casebook.all().values()), problem=casebook.problem)
+
+    async def case(request: Request) -> HTMLResponse:
+        k = current()
+        ref = request.path_params["id"]
+        v = casebook.all().get(ref)
+        if v is None:
+            return not_found(request, "teaching case", ref, [(f"/cases/{quote(n)}", casebook.all()[n].title)
+                                                             for n in _close(ref, list(casebook.all()))])
+        rules = teaching_rules(k)
+        guesses = {r.id: g for r in rules if (g := request.query_params.get(f"p.{r.id}", "")) in PREDICTIONS}
+        context: dict = {"v": v, "rules": rules, "guesses": guesses, "revealed": False,
+                         "case": query_from_patient(v.patient)}
+        if guesses or request.query_params.get("reveal"):
+            try:
+                outcome = _outcome(Assessment(k, k.facts.read(v.patient)))
+                flips = what_ifs(k, v.patient)
+                context.update(revealed=True, what_ifs=flips,
+                               movers={r.id: [w for w in flips if r.id in w.changes] for r in rules},
+                               lines={r.id: (e, line) for r, e, line in outcome["results"]})
+            except SpakgError as exc:  # a vignette the current rules cannot read
+                return page(request, "case.html", 422, error=f"[{exc.code}] {exc.message}", **context)
+        return page(request, "case.html", **context)
+
     async def assess(request: Request) -> HTMLResponse | RedirectResponse:
         k = current()
         params = dict(request.query_params)
@@ -244,7 +271,7 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
         Route("/concepts/{id}/graph.json", neighbours), Route("/article", article), Route("/path", path),
         Route("/rules", rules), Route("/rules/{id}", rule), Route("/compare", compare_page), Route("/assess", assess),
         Route("/assess/fhir", assess_fhir, methods=["GET", "POST"]),
-        Route("/cohorts", cohorts), Route("/cohorts/{name}", cohort),
+        Route("/cohorts", cohorts), Route("/cohorts/{name}", cohort), Route("/cases", cases), Route("/cases/{id}", case),
         *([Route("/graphiql", graphiql_page)] if graphiql else []),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
