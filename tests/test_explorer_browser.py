@@ -329,3 +329,38 @@ def test_a_teaching_case_works_without_javascript(base, browser, shots, width):
     assert page.get_by_label("HLA-B27 positive: no", exact=True).is_checked()
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     context.close()
+
+
+OVERLAPS = """() => {
+  const cy = document.getElementById('graph').spakg;
+  const boxes = cy.nodes(':visible').map(n => n.boundingBox({includeLabels: true, includeOverlays: false}));
+  let overlaps = 0;
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const a = boxes[i], b = boxes[j];
+    if (a.x1 < b.x2 && b.x1 < a.x2 && a.y1 < b.y2 && b.y1 < a.y2) overlaps++;
+  }
+  return overlaps;
+}"""
+
+
+@pytest.mark.parametrize("width", [390, 1400])
+def test_a_crowded_neighbourhood_is_capped_filtered_and_never_overlaps(base, browser, shots, width):
+    """Inflammatory back pain has 29 neighbours: twelve at first in rows, 'show more' for the rest, a checkbox per
+    relation, and no node's label over another's."""
+    page, problems = _watched(browser, base, width)
+    page.goto(base + "/concepts/InflammatoryBackPain")
+    more = page.locator("#graph-more button")
+    more.wait_for()
+    graph = page.locator("#graph")
+    first = int(graph.get_attribute("data-nodes"))
+    assert first == 13  # the concept and twelve neighbours
+    assert page.evaluate(OVERLAPS) == 0
+    more.click()
+    assert int(graph.get_attribute("data-nodes")) == 25 and page.evaluate(OVERLAPS) == 0
+    graph.screenshot(path=str(shots / f"{width}-graph-more.png"))
+    page.get_by_label("is a kind of", exact=False).uncheck()
+    fewer = int(graph.get_attribute("data-nodes"))
+    assert fewer < 25 and page.evaluate(OVERLAPS) == 0
+    page.get_by_label("is a kind of", exact=False).check()
+    assert int(graph.get_attribute("data-nodes")) == 25
+    assert problems == []
