@@ -263,8 +263,12 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
         if shelved is None:
             return not_found(request, "cohort report", name, [(f"/cohorts/{quote(n)}", n) for n in _close(name, shelf.names())])
         r = shelved.report
+        k = current()
+        diagnoses = {k.concepts.get(c).label for c in _concluded(k)}
+        asked = r.questions if r else []
         return page(request, "cohort.html", 200 if r else 422, s=shelved, r=r, chart=r.chart_svg() if r else "",
-                    known=current().rules.rules)
+                    known=k.rules.rules, findings=[q for q in asked if q["ask"] not in diagnoses],
+                    diagnoses=[q for q in asked if q["ask"] in diagnoses])
 
     return [
         Route("/", home), Route("/search.json", suggest), Route("/concepts/{id}", concept),
@@ -283,8 +287,16 @@ def _outcome(a: Assessment) -> dict:
     explain = per_version(Explainer, a.knowledge)
     results = [(r, inference_dict(a, r)) for r in a.knowledge.rules.order]
     counts = {status: sum(1 for _, e in results if e["status"] == status) for status in STATUS_TEXT}
+    concluded = _concluded(a.knowledge)
+    # a finding to learn before a clinician's diagnosis to ask for (a rule that accepts one also asks for it)
+    questions = sorted(a.next_questions, key=lambda q: q.concept is not None and q.concept.id in concluded)[:8]
     return {"results": [(r, e, explain.rule(r, e)) for r, e in results], "counts": counts,
-            "questions": a.next_questions[:8], "scores": [s for s in a.scores if s.started]}
+            "questions": questions, "scores": [s for s in a.scores if s.started]}
+
+
+def _concluded(k: Knowledge) -> set[str]:
+    """The concepts some rule concludes: diagnoses and judgements, not findings."""
+    return {r.concludes.id for r in k.rules.order if r.concludes is not None}
 
 
 def _close(ref: str, names: list[str]) -> list[str]:
