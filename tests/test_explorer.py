@@ -10,6 +10,7 @@ from urllib.parse import urljoin, urlparse
 
 import httpx
 import pytest
+from markupsafe import escape
 
 from support import running_server
 
@@ -180,9 +181,9 @@ def test_cohort_reports_written_by_spakg_screen_are_shown_in_the_explorer(tmp_pa
             assert all(cell in page.text for cell in cells), rule["id"]
         for q in written["nextQuestions"]["questions"]:
             assert f"would settle {q['settles_patients']:,} of them" in page.text
-            named = page.text[page.text.index(f"would settle {q['settles_patients']:,} of them"):][:2000]
-            assert all(f">{knowledge.rules.get(r).short_label or knowledge.rules.get(r).label}</a>" in named
-                       for r in q["rules"])  # rules by name, linked, not by id
+            named = page.text[page.text.index(f"{escape(q['ask'])}: would settle"):].split("</li>")[0]
+            assert all(f'href="/rules/{r}">{escape(knowledge.rules.get(r).label)}</a>' in named
+                       for r in q["rules"]), named  # rules by name, linked, not by id
         broken = get(base, "/cohorts/broken.json")
         assert broken.status_code == 422 and "&#39;patients&#39; must be a whole number" in broken.text
         missing = get(base, "/cohorts/clinic-2026-12.json")
