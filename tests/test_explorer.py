@@ -19,7 +19,8 @@ CASE = ("/assess?f.BackPain=yes&q.BackPain.ageAtOnset=25&q.BackPain.durationMont
         "&f.HLAB27Positive=yes&f.SacroiliitisOnMRI=yes&age=27")
 PAGES = ["/", "/?q=uveitis", "/concepts/Uveitis", "/article", "/article?quote=q-back-pain-common",
          "/path?from=Uveitis&to=AxialSpondyloarthritis", "/rules", "/rules/AsasAxialSpaCriteria", "/assess", CASE,
-         "/graphiql", "/graphql", "/assess/fhir"]
+         "/graphiql", "/graphql", "/assess/fhir", "/?q=uveitiss", "/path?from=uveitis&to=AS",
+         "/compare?rules=AsasIbpCriteria,BerlinIbpCriteria", "/cases", "/cases/classic-ibp-non-radiographic?reveal=1"]
 
 
 @pytest.fixture(scope="module")
