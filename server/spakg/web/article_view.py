@@ -60,7 +60,7 @@ class ArticleView:
                                          f"/concepts/{r.subject.id}#relations"))
         for rule in k.rules.order:
             self._add(rule.sources, Use("rule", rule.label, f"/rules/{rule.id}"))
-            for item in _items(rule):
+            for item in rule_items(rule):
                 self._add(item.sources, Use("rule item", f"{item.label} ({rule.short_label or rule.label})",
                                             f"/rules/{rule.id}#item-{item.id}"))
 
@@ -117,7 +117,8 @@ class ArticleView:
         return out
 
 
-def _items(rule: Rule) -> list[Item]:
+def rule_items(rule: Rule) -> list[Item]:
+    """Every item of a rule, nested groups and entry conditions included (not the rules it names as items)."""
     out: list[Item] = []
     stack: list[Item] = [*rule.requires, *rule.items]
     seen: set[int] = set()

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from ..knowledge import Knowledge
 from ..rules import Comparison, FindingItem, Group, Item, QuantityItem, Rule
-from .article_view import _items
+from .article_view import rule_items
 
 PHRASES = {"lessThan": "<", "atMost": "≤", "greaterThan": ">", "atLeast": "≥"}
 
@@ -39,7 +39,7 @@ class Explainer:
         self.items: dict[str, Item] = {}
         for rule in k.rules.order:
             self.items[rule.id] = rule
-            for item in _items(rule):
+            for item in rule_items(rule):
                 self.items.setdefault(item.id, item)
         self.quantities = k.facts.quantities
 
