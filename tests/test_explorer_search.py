@@ -13,7 +13,7 @@ from support import running_server
 
 @pytest.fixture(scope="module")
 def finder(knowledge) -> ConceptSearch:
-    return ConceptSearch(knowledge.concepts)
+    return ConceptSearch(knowledge)
 
 
 @pytest.mark.parametrize(("typed", "first", "matched"), [
