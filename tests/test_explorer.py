@@ -10,6 +10,7 @@ from urllib.parse import urljoin, urlparse
 
 import httpx
 import pytest
+from markupsafe import escape
 
 from support import running_server
 
@@ -18,7 +19,8 @@ CASE = ("/assess?f.BackPain=yes&q.BackPain.ageAtOnset=25&q.BackPain.durationMont
         "&f.HLAB27Positive=yes&f.SacroiliitisOnMRI=yes&age=27")
 PAGES = ["/", "/?q=uveitis", "/concepts/Uveitis", "/article", "/article?quote=q-back-pain-common",
          "/path?from=Uveitis&to=AxialSpondyloarthritis", "/rules", "/rules/AsasAxialSpaCriteria", "/assess", CASE,
-         "/graphiql", "/graphql", "/assess/fhir"]
+         "/graphiql", "/graphql", "/assess/fhir", "/?q=uveitiss", "/path?from=uveitis&to=AS",
+         "/compare?rules=AsasIbpCriteria,BerlinIbpCriteria", "/cases", "/cases/classic-ibp-non-radiographic?reveal=1"]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +71,7 @@ def test_every_page_is_served_with_its_assets_from_this_origin_only(server, path
 
 def test_search_suggestions_and_results(server):
     found = httpx.get(server + "/search.json", params={"q": "uvei"}).json()
-    assert {"id": "Uveitis", "label": "uveitis"} in found
+    assert {"id": "Uveitis", "label": "uveitis", "matched": None} in found
     page = get(server, "/?q=eye%20inflammation").text
     assert 'href="/concepts/Uveitis"' in page  # by synonym
 
@@ -110,9 +112,13 @@ def test_a_rule_as_a_readable_tree(server):
 
 def test_try_a_patient_from_its_permalink(server, knowledge):
     page = get(server, CASE).text
-    asas = page[page.index('href="/rules/AsasAxialSpaCriteria"') - 200:]
+    assert _outcomes(page)["AsasAxialSpaCriteria"] == "met"
+    asas = page[page.index('id="out-AsasAxialSpaCriteria"'):]
     assert "Met</span>" in asas[:400]  # status in words, not colour alone
-    assert knowledge.disclaimer[:60] in page and "Classification criteria are not a diagnosis" in page
+    assert "Classification criteria are not a diagnosis" in page
+    note = page[page.index('class="disclaimer"'):][:1500]  # what the source is, then its words as a quote of it
+    assert "a patient-information article by Dr Singh" in note and "These pages draw on" in note
+    assert 'href="/article?quote=q-disclaimer#q-disclaimer">' in note and knowledge.disclaimer[:40] not in note
     assert 'value="yes" aria-label="back pain: yes" checked' in page  # the form keeps the case
     assert "Most useful next questions" in page
 
@@ -169,13 +175,16 @@ def test_cohort_reports_written_by_spakg_screen_are_shown_in_the_explorer(tmp_pa
         assert "clinic-2026-11.json" in listing.text and "300" in listing.text and "cannot be read" in listing.text
         page = get(base, "/cohorts/clinic-2026-11.json")
         assert page.status_code == 200 and "<script" not in page.text and "<svg" in page.text
-        assert knowledge.disclaimer.split(".")[0] in page.text
+        assert "Classification criteria are not a diagnosis" in page.text and "q-disclaimer" in page.text
         for rule in written["rules"]:
             assert f'href="/rules/{rule["id"]}"' in page.text
             cells = [f"{rule[s]:,} ({rule[s + '_percent']:.1f}%)" for s in ("MET", "NOT_MET", "UNDETERMINED")]
             assert all(cell in page.text for cell in cells), rule["id"]
         for q in written["nextQuestions"]["questions"]:
             assert f"would settle {q['settles_patients']:,} of them" in page.text
+            named = page.text[page.text.index(f"{escape(q['ask'])}: would settle"):].split("</li>")[0]
+            assert all(f'href="/rules/{r}">{escape(knowledge.rules.get(r).label)}</a>' in named
+                       for r in q["rules"]), named  # rules by name, linked, not by id
         broken = get(base, "/cohorts/broken.json")
         assert broken.status_code == 422 and "&#39;patients&#39; must be a whole number" in broken.text
         missing = get(base, "/cohorts/clinic-2026-12.json")
@@ -207,9 +216,8 @@ def test_a_cohort_report_is_refused_for_what_it_gets_wrong():
 
 def _outcomes(html: str) -> dict[str, str]:
     """Each rule's status as the page writes it (in words)."""
-    return dict((rule, status) for status, rule in
-                re.findall(r'class="status status-(\w+)"><span aria-hidden="true">[^<]*</span> [^<]*</span> '
-                           r'<a href="/rules/(\w+)"', html))
+    return dict(re.findall(r'<li class="rule-outcome" id="out-(\w+)">\s*<details[^>]*>\s*<summary><span '
+                           r'class="status status-(\w+)">', html))
 
 
 def test_a_pasted_fhir_bundle_is_read_and_assessed_with_a_permalink_to_its_facts(server, knowledge):
@@ -246,3 +254,18 @@ def test_a_bad_paste_is_explained_not_crashed(server):
         assert r.status_code == 422 and says in r.text, data
         assert data["bundle"].replace('"', "&#34;") in r.text  # the paste is kept, to be corrected
     assert httpx.get(server + "/healthz").status_code == 200
+
+
+def test_a_criterion_reads_like_the_paper(server):
+    """Arms joined by 'or', points only where the criterion has points, quantities in words, no patient badges."""
+    asas = get(server, "/rules/AsasAxialSpaCriteria").text
+    items = asas[asas.index("<h2>Items"):]
+    assert "any one of 2" in items[:100] and '<li class="joiner"><span>or</span></li>' in items
+    assert "age at onset &lt; 45 years, duration ≥ 3 months" in asas and "ageAtOnset" not in asas
+    assert '<span class="kind">present</span>' not in asas and "points" not in asas
+    amor = get(server, "/rules/AmorCriteria").text
+    assert "at least 6 of" in amor and "points" in amor and "(2 points)" in amor
+    assert "points" not in get(server, "/rules/BerlinIbpCriteria").text
+    folded = get(server, "/rules/AmorCriteria").text.count("<details open")
+    assert get(server, "/rules/AmorCriteria?open=all").text.count("<details open") >= folded  # expand all
+    assert get(server, "/rules/AsasAxialSpaCriteria?open=all").text.count("<details>") == 0

@@ -95,10 +95,13 @@ def test_an_educators_walk_through_the_explorer(base, browser, shots, width):
 
     # how uveitis is connected to axial SpA, step by step with sentences
     page.goto(base + "/concepts/Uveitis")
-    page.get_by_role("link", name="How is uveitis connected to axial spondyloarthritis?").click()
+    picker = page.locator("form.path-picker")
+    assert picker.get_by_label("Another concept").input_value() == "axial spondyloarthritis"
+    picker.get_by_role("button", name="Show the paths").click()
     page.wait_for_url("**/path?*")
-    steps = page.locator("ol.path > li")
+    steps = page.locator("section.chain").first.locator("ol.path > li")
     assert steps.count() == 2 and "It is commonly part of axial spondyloarthritis" in steps.nth(1).inner_text()
+    assert page.locator("section.chain").count() >= 2
     shot("4-path", full=True)
 
     # the ASAS axial SpA criterion as a tree
@@ -110,6 +113,13 @@ def test_an_educators_walk_through_the_explorer(base, browser, shots, width):
 
     # try a patient: answer a few findings, read the MET rule's proof
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Try a patient").click()
+    submit = page.get_by_role("button", name="Assess")
+    assert submit.is_visible() and submit.bounding_box()["y"] < 900  # sticky: in view without scrolling the form
+    page.locator("#ask-Uveitis label.choice", has_text="yes").click()  # the word is the target, not a 20 px dot
+    assert page.get_by_label("uveitis: yes", exact=True).is_checked()
+    page.locator("#ask-Uveitis label.choice", has_text="not known").click()
+    box = page.locator("#ask-Uveitis label.choice").first.bounding_box()
+    assert box["height"] >= 44 and box["width"] >= 44
     page.get_by_label("Age (years)").fill("27")
     for finding in ("back pain", "insidious onset", "HLA-B27 positive", "sacroiliitis on MRI"):
         page.get_by_label(f"{finding}: yes", exact=True).check()
@@ -117,7 +127,9 @@ def test_an_educators_walk_through_the_explorer(base, browser, shots, width):
     page.get_by_label("back pain: duration (months)").fill("24")
     page.get_by_role("button", name="Assess").click()
     page.wait_for_url("**/assess?*")
-    outcome = page.locator("li.rule-outcome", has_text="ASAS classification criteria for axial spondyloarthritis")
+    assert len(page.url) < 200  # only what was answered goes in the address to share
+    assert page.locator("p.summary").is_visible()
+    outcome = page.locator("#out-AsasAxialSpaCriteria")
     assert "Met" in outcome.locator(".status").first.inner_text()
     assert "imaging arm" in outcome.inner_text().lower() or "sacroiliitis" in outcome.inner_text().lower()
     assert "Classification criteria are not a diagnosis" in page.content()
@@ -139,7 +151,9 @@ def test_an_educators_walk_through_the_explorer(base, browser, shots, width):
 CASE = "/assess?f.BackPain=yes&q.BackPain.ageAtOnset=25&q.BackPain.durationMonths=24&f.HLAB27Positive=yes&age=27"
 PAGES = ["/", "/concepts/AnkylosingSpondylitis", "/concepts/Uveitis", "/article",
          "/path?from=Uveitis&to=AxialSpondyloarthritis", "/rules", "/rules/AsasAxialSpaCriteria",
-         "/rules/AsasReferralRecommendation", "/assess", CASE, "/cohorts", "/cohorts/clinic.json", "/assess/fhir"]
+         "/rules/AsasReferralRecommendation", "/assess", CASE, "/cohorts", "/cohorts/clinic.json", "/assess/fhir",
+         "/compare?rules=AsasIbpCriteria,BerlinIbpCriteria,CalinIbpCriteria", "/cases",
+         "/cases/classic-ibp-non-radiographic", "/cases/classic-ibp-non-radiographic?p.AsasIbpCriteria=MET&reveal=1"]
 
 
 def test_no_page_scrolls_sideways_on_a_phone(base, browser, shots):
@@ -239,4 +253,114 @@ def test_the_neighbourhood_graph_grows_from_the_keyboard(base, browser, shots):
     page.wait_for_function(f"Number(document.getElementById('graph').dataset.nodes) > {before}")
     assert f"Add the neighbours of {label}" not in page.locator("#graph-keys button").all_inner_texts()  # expanded
     page.locator("#graph").screenshot(path=str(shots / "graph-keyboard.png"))
+    assert problems == []
+
+
+def _axe_source() -> str:
+    """axe-core's script as the axe-playwright-python package ships it (a pip package of the [test] extra: nothing
+    is fetched from a CDN, and the page under test never loads it from anywhere but this test)."""
+    axe = pytest.importorskip("axe_playwright_python", reason="pip install axe-playwright-python (the [test] extra)")
+    return (Path(axe.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
+
+
+AXE_PAGES = [*PAGES, "/?q=AS", "/?q=uveitiss", "/path?from=uveits&to=AS", "/rules/AmorCriteria?open=all"]
+
+
+@pytest.mark.parametrize("width", [390, 1400])
+def test_no_page_has_a_serious_or_critical_accessibility_violation(base, browser, shots, width):
+    """axe-core on every page at both widths; details opened first, so what a click shows is checked too."""
+    source = _axe_source()
+    context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)  # to inject axe only
+    page = context.new_page()
+    found: dict[str, list[str]] = {}
+    for path in AXE_PAGES:
+        response = page.goto(base + path)
+        if response is None or response.status == 404:
+            continue
+        page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+        page.add_script_tag(content=source)
+        result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+        bad = [f"{v['id']} ({v['impact']}, {len(v['nodes'])}): {v['nodes'][0]['target']}"
+               for v in result["violations"] if v["impact"] in ("serious", "critical")]
+        if bad:
+            found[path] = bad
+    context.close()
+    assert found == {}
+
+
+@pytest.mark.parametrize("width", [390, 1400])
+def test_a_criterion_prints_every_branch(base, browser, shots, width):
+    """The ASAS arms are joined by a drawn 'or'; printing opens every folded branch, and closes them after."""
+    page, problems = _watched(browser, base, width)
+    page.goto(base + "/rules/AsasAxialSpaCriteria")
+    top = page.locator("h2", has_text="Items").locator("xpath=following-sibling::ul[1]")
+    assert top.locator(":scope > li.joiner").all_inner_texts() == ["OR"]  # drawn in capitals by the stylesheet
+    folded = page.locator("details:not([open])").count()
+    assert folded > 0
+    page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    assert page.locator("details:not([open])").count() == 0
+    page.emulate_media(media="print")
+    if width == 1400:
+        page.pdf(path=str(shots / "rule.pdf"))
+    page.emulate_media(media="screen")
+    page.evaluate("window.dispatchEvent(new Event('afterprint'))")
+    assert page.locator("details:not([open])").count() == folded
+    page.screenshot(path=str(shots / f"{width}-rule.png"), full_page=True)
+    assert problems == []
+
+
+@pytest.mark.parametrize("width", [390, 1400])
+def test_a_teaching_case_works_without_javascript(base, browser, shots, width):
+    """Predict, reveal, follow a what-if: plain forms and links, with scripts off."""
+    context = browser.new_context(viewport={"width": width, "height": 900}, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(base + "/cases")
+    page.get_by_role("link", name="Young woman, classic inflammatory back pain", exact=False).click()
+    page.wait_for_url("**/cases/classic-ibp-non-radiographic")
+    page.locator("label.choice", has=page.get_by_label("ASAS expert criteria for inflammatory back pain: met")).click()
+    page.get_by_label("modified New York criteria for ankylosing spondylitis: met", exact=True).check()
+    page.screenshot(path=str(shots / f"{width}-case-predict.png"))
+    page.get_by_role("button", name="Reveal the answers").click()
+    page.wait_for_url("**reveal=1*")
+    assert "1 of 2" in page.locator("p.summary").inner_text()
+    page.screenshot(path=str(shots / f"{width}-case-reveal.png"), full_page=True)
+    page.get_by_role("link", name="What if HLA-B27 positive were absent?").click()
+    page.wait_for_url("**/assess?*")
+    assert page.get_by_label("HLA-B27 positive: no", exact=True).is_checked()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    context.close()
+
+
+OVERLAPS = """() => {
+  const cy = document.getElementById('graph').spakg;
+  const boxes = cy.nodes(':visible').map(n => n.boundingBox({includeLabels: true, includeOverlays: false}));
+  let overlaps = 0;
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const a = boxes[i], b = boxes[j];
+    if (a.x1 < b.x2 && b.x1 < a.x2 && a.y1 < b.y2 && b.y1 < a.y2) overlaps++;
+  }
+  return overlaps;
+}"""
+
+
+@pytest.mark.parametrize("width", [390, 1400])
+def test_a_crowded_neighbourhood_is_capped_filtered_and_never_overlaps(base, browser, shots, width):
+    """Inflammatory back pain has 29 neighbours: twelve at first in rows, 'show more' for the rest, a checkbox per
+    relation, and no node's label over another's."""
+    page, problems = _watched(browser, base, width)
+    page.goto(base + "/concepts/InflammatoryBackPain")
+    more = page.locator("#graph-more button")
+    more.wait_for()
+    graph = page.locator("#graph")
+    first = int(graph.get_attribute("data-nodes"))
+    assert first == 13  # the concept and twelve neighbours
+    assert page.evaluate(OVERLAPS) == 0
+    more.click()
+    assert int(graph.get_attribute("data-nodes")) == 25 and page.evaluate(OVERLAPS) == 0
+    graph.screenshot(path=str(shots / f"{width}-graph-more.png"))
+    page.get_by_label("is a kind of", exact=False).uncheck()
+    fewer = int(graph.get_attribute("data-nodes"))
+    assert fewer < 25 and page.evaluate(OVERLAPS) == 0
+    page.get_by_label("is a kind of", exact=False).check()
+    assert int(graph.get_attribute("data-nodes")) == 25
     assert problems == []

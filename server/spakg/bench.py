@@ -206,7 +206,8 @@ def wrk_post(wrk: str, url: str, body: str, concurrency: int, seconds: int = 8) 
 EXPLORER_PAGES = ["/", "/concepts/Uveitis", "/article?quote=q-back-pain-common", "/path?from=Uveitis&to=AxialSpondyloarthritis",
                   "/rules/AsasAxialSpaCriteria", "/assess", "/assess?f.BackPain=yes&q.BackPain.ageAtOnset=25&"
                   "q.BackPain.durationMonths=24&f.InsidiousOnset=yes&f.HLAB27Positive=yes&f.SacroiliitisOnMRI=yes&age=27",
-                  "/graphql"]
+                  "/?q=uveitiss", "/compare?rules=AsasIbpCriteria,BerlinIbpCriteria,CalinIbpCriteria",
+                  "/cases/classic-ibp-non-radiographic?reveal=1", "/graphql"]
 
 
 def bench_pages(base: str, repeat: int = 30) -> dict[str, tuple[float, int]]:

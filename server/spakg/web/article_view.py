@@ -60,7 +60,7 @@ class ArticleView:
                                          f"/concepts/{r.subject.id}#relations"))
         for rule in k.rules.order:
             self._add(rule.sources, Use("rule", rule.label, f"/rules/{rule.id}"))
-            for item in _items(rule):
+            for item in rule_items(rule):
                 self._add(item.sources, Use("rule item", f"{item.label} ({rule.short_label or rule.label})",
                                             f"/rules/{rule.id}#item-{item.id}"))
 
@@ -83,7 +83,9 @@ class ArticleView:
                 heading = headings.get(line_start)
                 if heading is not None:
                     anchor = _slug(heading.text)
-                    block = f'<h2 id="{anchor}"><a class="anchor" href="#{anchor}">{content}</a></h2>'
+                    # the section's link beside its text, not around it: the text may hold a quote's link
+                    block = (f'<h2 id="{anchor}">{content} <a class="anchor" href="#{anchor}" '
+                             f'aria-label="Link to this section">#</a></h2>')
                 else:
                     block = f"<p>{content}</p>"
                 out.append((Markup(block), frozenset(held)))
@@ -115,7 +117,8 @@ class ArticleView:
         return out
 
 
-def _items(rule: Rule) -> list[Item]:
+def rule_items(rule: Rule) -> list[Item]:
+    """Every item of a rule, nested groups and entry conditions included (not the rules it names as items)."""
     out: list[Item] = []
     stack: list[Item] = [*rule.requires, *rule.items]
     seen: set[int] = set()

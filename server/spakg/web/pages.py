@@ -11,11 +11,12 @@ import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from urllib.parse import parse_qs
+from typing import TypeVar
+from urllib.parse import parse_qs, parse_qsl, quote
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -27,8 +28,15 @@ from ..knowledge import Knowledge
 from ..proof import inference_dict
 from ..rules import STATUS_NAMES, ConclusionItem, FindingItem, Group, QuantityItem, Rule
 from .article_view import ArticleView, quote_id
+from .cases import PREDICTIONS, CaseBook, teaching_rules, what_ifs
+from .compare import MAX_RULES, compare
+from .explain import Explainer
+from .paths import paths
+from .patient_form import PatientForm
 from .patient_query import patient_from_query, query_from_patient
 from .reports import ReportShelf
+from .search import ConceptSearch
+from .source_note import SourceNote
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -36,51 +44,58 @@ templates.env.globals.update(quote_id=quote_id, STATUS_NAMES=STATUS_NAMES, isins
                              Group=Group, ConclusionItem=ConclusionItem, QuantityItem=QuantityItem, Rule=Rule)
 STATUS_TEXT = {"MET": ("✓", "Met"), "NOT_MET": ("✗", "Not met"), "UNDETERMINED": ("?", "Undetermined")}
 templates.env.globals["STATUS_TEXT"] = STATUS_TEXT
+templates.env.globals["query_pairs"] = parse_qsl
 
 
-class Views:
-    """Per-version views that take more than a request's time to build (the article), built once per version."""
+T = TypeVar("T")
+_built: dict[tuple[type, str], object] = {}
 
-    def __init__(self) -> None:
-        self._article: dict[str, ArticleView] = {}
 
-    def article(self, k: Knowledge) -> ArticleView:
-        view = self._article.get(k.content_hash)
-        if view is None:
-            if len(self._article) > 3:
-                self._article.clear()
-            view = self._article[k.content_hash] = ArticleView(k)
-        return view
+def per_version(kind: Callable[[Knowledge], T], k: Knowledge) -> T:
+    """A view that takes more than a request's time to build (the article, the search index, the form, the proof
+    reader), built once per ontology version."""
+    key = (kind, k.content_hash)
+    found = _built.get(key)
+    if found is None:
+        if len(_built) > 16:  # old versions after --watch reloads
+            _built.clear()
+        found = _built[key] = kind(k)
+    return found  # type: ignore[return-value]
 
 
 def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, reports: Path | None = None) -> list:
     """The explorer's pages; ``reports``: a directory of cohort reports (``spakg screen --report-json``) to show."""
-    views = Views()
     shelf = ReportShelf(reports)
+    casebook = CaseBook()
 
     def page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
         started = time.perf_counter()
         k = current()
         response = templates.TemplateResponse(request, name, {"k": k, "note": CLASSIFICATION_NOTE, "graphiql": graphiql,
+                                                              "source": per_version(SourceNote, k),
                                                               "cohorts": shelf.configured, **context},
                                               status_code=status)
         response.headers["server-timing"] = f"render;dur={(time.perf_counter() - started) * 1e3:.1f}"
         return response
 
-    def not_found(request: Request, what: str, ref: str, suggestions: list[str]) -> HTMLResponse:
+    def not_found(request: Request, what: str, ref: str, suggestions: list[tuple[str, str]]) -> HTMLResponse:
+        """``suggestions``: (address, name) of what may have been meant."""
         return page(request, "not_found.html", 404, what=what, ref=ref, suggestions=suggestions)
 
     async def home(request: Request) -> HTMLResponse:
         k = current()
         q = request.query_params.get("q", "").strip()[:100]
-        results = k.concepts.search(q)[:50] if q else []
+        found = per_version(ConceptSearch, k).search(q) if q else None
         roots = [c for c in k.concepts if not c.parents and c.children]
-        return page(request, "home.html", q=q, results=results, roots=sorted(roots, key=lambda c: c.label.lower()))
+        return page(request, "home.html", q=q, found=found, roots=sorted(roots, key=lambda c: c.label.lower()))
 
     async def suggest(request: Request) -> JSONResponse:
+        """Names to complete a search or a path's ends with: each concept's label, and the synonym that matched."""
         q = request.query_params.get("q", "").strip()[:100]
-        found = current().concepts.search(q)[:10] if q else []
-        return JSONResponse([{"id": c.id, "label": c.label} for c in found])
+        found = per_version(ConceptSearch, current()).search(q, limit=10) if q else None
+        hits = (found.hits or found.did_you_mean) if found else []
+        return JSONResponse([{"id": h.concept.id, "label": h.concept.label,
+                              "matched": h.matched if h.via_synonym else None} for h in hits])
 
     async def concept(request: Request) -> HTMLResponse:
         k = current()
@@ -88,7 +103,9 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
         try:
             c = k.concepts.get(ref)
         except UnknownConcept:
-            return not_found(request, "concept", ref, k.concepts.suggest(ref))
+            found = per_version(ConceptSearch, k).search(ref, limit=3)
+            near = [k.concepts.get(i) for i in k.concepts.suggest(ref)] + [h.concept for h in found.hits or found.did_you_mean]
+            return not_found(request, "concept", ref, [(f"/concepts/{c.id}", c.label) for c in dict.fromkeys(near)][:5])
         used_by = k.rules.by_concept.get(c.id, [])
         concluded_by = [r for r in k.rules.order if r.concludes is c]
         return page(request, "concept.html", c=c, used_by=used_by, concluded_by=concluded_by)
@@ -117,20 +134,21 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
                              "edges": edges})
 
     async def article(request: Request) -> HTMLResponse:
-        view = views.article(current())
+        view = per_version(ArticleView, current())
         chosen = view.quotes.get(request.query_params.get("quote", ""))
         return page(request, "article.html", view=view, chosen=chosen)
 
     async def path(request: Request) -> HTMLResponse:
         k = current()
-        a, b = request.query_params.get("from", "").strip(), request.query_params.get("to", "").strip()
-        steps, error = None, None
-        if a and b:
-            try:
-                steps = k.concepts.path(k.concepts.get(a), k.concepts.get(b))
-            except UnknownConcept as exc:
-                error = exc.message
-        return page(request, "path.html", a=a, b=b, steps=steps, error=error)
+        finder = per_version(ConceptSearch, k)
+        a, b = request.query_params.get("from", "").strip()[:100], request.query_params.get("to", "").strip()[:100]
+        generic = request.query_params.get("generic") == "yes"
+        ends = {"from": (a, finder.resolve(a) if a else None), "to": (b, finder.resolve(b) if b else None)}
+        unknown = {side: (text, finder.search(text, limit=5)) for side, (text, c) in ends.items() if text and c is None}
+        start, goal = ends["from"][1], ends["to"][1]
+        found = paths(k.concepts, start, goal, generic) if start and goal else None
+        return page(request, "path.html", a=start.label if start else a, b=goal.label if goal else b, start=start,
+                    goal=goal, found=found, unknown=unknown, generic=generic)
 
     async def rules(request: Request) -> HTMLResponse:
         return page(request, "rules.html", rules=current().rules.order)
@@ -141,26 +159,69 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
         try:
             r = k.rules.get(ref)
         except UnknownRule:
-            return not_found(request, "rule", ref, _close(ref, list(k.rules.rules)))
+            return not_found(request, "rule", ref, [(f"/rules/{i}", k.rules.rules[i].label)
+                                                    for i in _close(ref, list(k.rules.rules))])
         used_by = [other for other in k.rules.order if r in other.depends_on()]
-        return page(request, "rule.html", r=r, used_by=used_by)
+        similar = [o for o in k.rules.order if o is not r and o.concludes is not None and o.concludes is r.concludes]
+        return page(request, "rule.html", r=r, used_by=used_by, similar=similar, words=per_version(Explainer, k),
+                    expand=request.query_params.get("open") == "all")
 
-    async def assess(request: Request) -> HTMLResponse:
+    async def compare_page(request: Request) -> HTMLResponse:
+        k = current()
+        asked = [i.strip() for v in request.query_params.getlist("rules") for i in v.split(",") if i.strip()]
+        chosen = [k.rules.rules[i] for i in dict.fromkeys(asked) if i in k.rules.rules][:MAX_RULES]
+        unknown = [i for i in asked if i not in k.rules.rules]
+        error = None
+        if unknown:
+            near = _close(unknown[0], list(k.rules.rules))
+            error = f"No criterion “{unknown[0][:60]}”." + (f" Did you mean {', '.join(near)}?" if near else "")
+        elif len(dict.fromkeys(asked)) > MAX_RULES:
+            error = f"Up to {MAX_RULES} criteria side by side: the first {MAX_RULES} are shown."
+        words = per_version(Explainer, k)
+        table = compare(chosen, words) if chosen else None
+        return page(request, "compare.html", 200 if not unknown else 404, chosen=chosen, table=table, words=words,
+                    error=error, limit=MAX_RULES)
+
+    async def cases(request: Request) -> HTMLResponse:
+        return page(request, "cases.html", cases=list(casebook.all().values()), problem=casebook.problem)
+
+    async def case(request: Request) -> HTMLResponse:
+        k = current()
+        ref = request.path_params["id"]
+        v = casebook.all().get(ref)
+        if v is None:
+            return not_found(request, "teaching case", ref, [(f"/cases/{quote(n)}", casebook.all()[n].title)
+                                                             for n in _close(ref, list(casebook.all()))])
+        rules = teaching_rules(k)
+        guesses = {r.id: g for r in rules if (g := request.query_params.get(f"p.{r.id}", "")) in PREDICTIONS}
+        context: dict = {"v": v, "rules": rules, "guesses": guesses, "revealed": False,
+                         "case": query_from_patient(v.patient)}
+        if guesses or request.query_params.get("reveal"):
+            try:
+                outcome = _outcome(Assessment(k, k.facts.read(v.patient)))
+                flips = what_ifs(k, v.patient)
+                context.update(revealed=True, what_ifs=flips,
+                               movers={r.id: [w for w in flips if r.id in w.changes] for r in rules},
+                               lines={r.id: (e, line) for r, e, line in outcome["results"]})
+            except SpakgError as exc:  # a vignette the current rules cannot read
+                return page(request, "case.html", 422, error=f"[{exc.code}] {exc.message}", **context)
+        return page(request, "case.html", **context)
+
+    async def assess(request: Request) -> HTMLResponse | RedirectResponse:
         k = current()
         params = dict(request.query_params)
-        error, outcome = None, {}
+        error, outcome, case = None, {}, ""
         try:
             record = patient_from_query(params)
+            case = query_from_patient(record) if record is not None else ""
+            if sorted(parse_qsl(case)) != sorted(parse_qsl(request.url.query)):
+                # the form sends every "not known" too: the address to share holds only what was answered
+                return RedirectResponse(f"/assess?{case}" if case else "/assess", status_code=303)
             if record is not None:
                 outcome = _outcome(Assessment(k, k.facts.read(record)))
         except SpakgError as exc:
             error = f"[{exc.code}] {exc.message}"
-        observable = sorted(k.facts.observable, key=lambda c: c.label.lower())
-        table = k.facts.quantities
-        quantities = {c.id: [q for q in table.by_name.values() if c.id in q.declared_on] for c in observable}
-        measured = [table[n] for n in table.measured_names if n != "age"]
-        return page(request, "assess.html", params=params, observable=observable, quantities=quantities,
-                    measurements=measured, error=error, **outcome)
+        return page(request, "assess.html", params=params, form=per_version(PatientForm, k), error=error, case=case, **outcome)
 
     async def assess_fhir(request: Request) -> HTMLResponse:
         """A pasted FHIR Bundle, read and assessed (POST: a Bundle is too large for an address)."""
@@ -200,26 +261,42 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
         name = request.path_params["name"]
         shelved = shelf.get(name)
         if shelved is None:
-            return not_found(request, "cohort report", name, _close(name, shelf.names()))
+            return not_found(request, "cohort report", name, [(f"/cohorts/{quote(n)}", n) for n in _close(name, shelf.names())])
         r = shelved.report
+        k = current()
+        diagnoses = {k.concepts.get(c).label for c in _concluded(k)}
+        asked = r.questions if r else []
         return page(request, "cohort.html", 200 if r else 422, s=shelved, r=r, chart=r.chart_svg() if r else "",
-                    known=set(current().rules.rules))
+                    known=k.rules.rules, findings=[q for q in asked if q["ask"] not in diagnoses],
+                    diagnoses=[q for q in asked if q["ask"] in diagnoses])
 
     return [
         Route("/", home), Route("/search.json", suggest), Route("/concepts/{id}", concept),
         Route("/concepts/{id}/graph.json", neighbours), Route("/article", article), Route("/path", path),
-        Route("/rules", rules), Route("/rules/{id}", rule), Route("/assess", assess),
+        Route("/rules", rules), Route("/rules/{id}", rule), Route("/compare", compare_page), Route("/assess", assess),
         Route("/assess/fhir", assess_fhir, methods=["GET", "POST"]),
-        Route("/cohorts", cohorts), Route("/cohorts/{name}", cohort),
+        Route("/cohorts", cohorts), Route("/cohorts/{name}", cohort), Route("/cases", cases), Route("/cases/{id}", case),
         *([Route("/graphiql", graphiql_page)] if graphiql else []),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
 
 
 def _outcome(a: Assessment) -> dict:
-    """What outcome.html shows of an assessment: every rule's entry, the next questions, the scores begun."""
-    return {"results": [(r, inference_dict(a, r)) for r in a.knowledge.rules.order], "questions": a.next_questions[:8],
-            "scores": [s for s in a.scores if s.started]}
+    """What outcome.html shows of an assessment: every rule's proof in words, a count of the outcomes, the next
+    questions, the scores begun."""
+    explain = per_version(Explainer, a.knowledge)
+    results = [(r, inference_dict(a, r)) for r in a.knowledge.rules.order]
+    counts = {status: sum(1 for _, e in results if e["status"] == status) for status in STATUS_TEXT}
+    concluded = _concluded(a.knowledge)
+    # a finding to learn before a clinician's diagnosis to ask for (a rule that accepts one also asks for it)
+    questions = sorted(a.next_questions, key=lambda q: q.concept is not None and q.concept.id in concluded)[:8]
+    return {"results": [(r, e, explain.rule(r, e)) for r, e in results], "counts": counts,
+            "questions": questions, "scores": [s for s in a.scores if s.started]}
+
+
+def _concluded(k: Knowledge) -> set[str]:
+    """The concepts some rule concludes: diagnoses and judgements, not findings."""
+    return {r.concludes.id for r in k.rules.order if r.concludes is not None}
 
 
 def _close(ref: str, names: list[str]) -> list[str]:
