@@ -306,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     soak.add_argument("--port", type=int, default=8790)
     soak.set_defaults(func=cmd_soak)
 
+    schema_cmd = sub.add_parser("schema", help="print the GraphQL schema (SDL), as served at /graphql/schema.graphql")
+    schema_cmd.set_defaults(func=cmd_schema)
+
     # both `spakg --ontology DIR serve` and `spakg serve --ontology DIR` work
     for p in (serve, assess, check, regress, bench, synth, scr):
         p.add_argument("--ontology", type=Path, default=argparse.SUPPRESS)
@@ -324,6 +327,13 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+
+def cmd_schema(args) -> int:
+    from .api.schema import schema_sdl
+
+    sys.stdout.write(schema_sdl())
+    return 0
 
 
 def cmd_soak(args) -> int:
