@@ -38,7 +38,7 @@ from graphql import (
     validate,
 )
 from graphql.execution.values import get_variable_values
-from graphql.language import DocumentNode, OperationDefinitionNode, OperationType
+from graphql.language import DocumentNode, OperationDefinitionNode, OperationType, Visitor, visit
 from graphql.utilities import get_operation_ast
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from starlette.requests import Request
@@ -60,7 +60,7 @@ INTERNAL_MESSAGE = "Internal error; the server logged it under this request id. 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 # Heap bytes a cached document keeps per token of its text (AST, locations, tokens, validation, the compiled plan),
 # measured on the example queries (tests/test_server.py holds the estimate above the real figure).
-BYTES_PER_TOKEN = 1024
+BYTES_PER_TOKEN = 1400
 
 
 class Refused(Exception):
@@ -166,7 +166,9 @@ class QueryCache:
                 "one.", extensions={"code": "QUERY_TOO_COMPLEX"})], small)
         if errors:
             return _Entry(None, [_validation_error(e) for e in errors], small)
-        return _Entry(document, [], _tokens(document) * BYTES_PER_TOKEN)
+        weight = _tokens(document) * BYTES_PER_TOKEN
+        visit(document, _DropTokens())
+        return _Entry(document, [], weight)
 
 
 def _validation_error(error: GraphQLError) -> GraphQLError:
@@ -174,6 +176,15 @@ def _validation_error(error: GraphQLError) -> GraphQLError:
     JSONString literal that is not JSON is the caller's mistake, not an internal error)."""
     code = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
     return GraphQLError(error.message, error.nodes, extensions={**(error.extensions or {}), "code": code})
+
+
+class _DropTokens(Visitor):
+    """Each node keeps its offsets and source (all an error's location needs), not the lexer's tokens: a doubly linked
+    list of every token, a cycle the collector would have to find when the document leaves the cache."""
+
+    def enter(self, node, *_args):
+        if node.loc is not None:
+            node.loc.start_token = node.loc.end_token = None  # type: ignore[assignment]
 
 
 def _tokens(document: DocumentNode) -> int:
