@@ -304,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     soak.add_argument("--minutes", type=float, default=10)
     soak.add_argument("--concurrency", type=int, default=16)
     soak.add_argument("--port", type=int, default=8790)
+    soak.add_argument("--workers", type=int, default=1, help="server processes (spakg serve --workers)")
+    soak.add_argument("--documents", type=int, default=1000, help="distinct GraphQL documents in their phase")
     soak.set_defaults(func=cmd_soak)
 
     schema_cmd = sub.add_parser("schema", help="print the GraphQL schema (SDL), as served at /graphql/schema.graphql")

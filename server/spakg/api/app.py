@@ -197,10 +197,16 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        from .serving import collect_periodically
+
+        stop = asyncio.Event()
+        collector = asyncio.create_task(collect_periodically(stop))
         try:
             async with _watching(watcher):
                 yield
         finally:
+            stop.set()
+            await collector
             pool.close()
 
     app = Starlette(routes=routes, lifespan=lifespan,

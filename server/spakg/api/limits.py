@@ -38,9 +38,10 @@ class Limits:
     sparql_memory_bytes: int = 1 << 30    # address space of a worker
     sparql_max_rows: int = 10_000         # rows (SELECT) or triples (CONSTRUCT, DESCRIBE)
     sparql_max_bytes: int = 8 << 20       # of one answer
-    query_cache_bytes: int = 16 << 20     # parsed, validated and compiled documents kept (estimated); a full
+    query_cache_bytes: int = 8 << 20      # parsed, validated and compiled documents kept (estimated); a full
                                           # collection walks them all: its pause grows with this figure
     max_page: int = 100           # the largest `first` a connection accepts
+    inline_seconds: float = 0.005  # a query that ran longer (or is new) runs in a thread, not on the event loop
 
 
 def limits_rule(limits: Limits) -> type[ValidationRule]:

@@ -15,6 +15,8 @@ from .limits import Limits
 from .middleware import HEADERS
 
 log = logging.getLogger("spakg.api")
+LINGER_SECONDS = 5.0
+DISCARD_BYTES = 256 << 20
 
 
 class SpakgHttpProtocol(HttpToolsProtocol):
@@ -24,6 +26,8 @@ class SpakgHttpProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         self._in_head = True
         self._head_bytes = 0
+        self._discarding = False
+        self._discarded = 0
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -35,6 +39,11 @@ class SpakgHttpProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def data_received(self, data: bytes) -> None:
+        if self._discarding:  # refused: the rest of the request is read and dropped, so the client gets the answer
+            self._discarded += len(data)
+            if self._discarded > DISCARD_BYTES:
+                self.transport.close()
+            return
         if not self._in_head:
             super().data_received(data)
             return
@@ -72,4 +81,9 @@ class SpakgHttpProtocol(HttpToolsProtocol):
         head.append(b"x-request-id: " + request_id.encode("ascii") + b"\r\n")
         head.append(b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body))
         self.transport.write(b"".join(head) + body)
-        self.transport.close()
+        # A lingering close: closing now, with the client still sending, would reset the connection and lose the
+        # answer. Say that nothing more comes (FIN), drop what still arrives, and close when the client does or soon.
+        self._discarding = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)

@@ -98,6 +98,7 @@ class _Entry:
     errors: list[GraphQLError]
     weight: int                                   # estimated bytes held
     plans: dict[str | None, CompiledQuery | None] = field(default_factory=dict)  # by operation name; None: graphql-core
+    quick: set[str | None] = field(default_factory=set)  # operations whose last run took under limits.inline_seconds
 
 
 class QueryCache:
@@ -247,8 +248,15 @@ class SpakgGraphQL:
         plan = entry.plans[operation_name] if operation_name in entry.plans else \
             await self._off_loop(self.cache.compile, entry, operation_name)
         context = {**self._context(), "request": request}
-        if plan is not None:
+        if plan is not None and operation_name in entry.quick:  # known to be quick: on the loop, no thread hop
+            started = time.perf_counter()
             result = plan.run(context, coerced)
+            if time.perf_counter() - started > self.cache.limits.inline_seconds:
+                entry.quick.discard(operation_name)
+        elif plan is not None:  # new, or slow last time (sixteen aliased assessments): in a thread
+            result, took = await self._off_loop(_timed, plan.run, context, coerced)
+            if took <= self.cache.limits.inline_seconds:
+                entry.quick.add(operation_name)
         else:  # introspection, @skip/@include on a variable, ...: graphql-core's executor, in a thread
             result = await self._off_loop(lambda: execute(self.schema, entry.document, variable_values=variables,
                                                           context_value=context, operation_name=operation_name))
@@ -305,6 +313,11 @@ class SpakgGraphQL:
         if extensions is not None and not isinstance(extensions, dict):
             raise Refused(400, "BAD_REQUEST", "'extensions' must be a JSON object (or null).")
         return query, variables, operation_name
+
+
+def _timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    started = time.thread_time()  # CPU time of this thread: a thread waiting for the GIL is not slow
+    return fn(*args), time.thread_time() - started
 
 
 def _wants_html(accept: str | None) -> bool:
