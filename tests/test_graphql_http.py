@@ -131,3 +131,15 @@ def test_a_real_client_validates_against_the_served_sdl(base):
     client = Client(transport=RequestsHTTPTransport(url=base + "/graphql"), schema=schema)
     result = client.execute(document('{ rule(id: "AsasIbpCriteria") { threshold } }'))  # validated client-side too
     assert result["rule"]["threshold"] == 4
+
+
+@pytest.mark.parametrize(("accept", "expected"), [
+    ("text/html;q=0.9, application/json;q=0.8", "application/json"),
+    ("application/json;q=bad", None),
+    ("", "application/json"),
+    ("APPLICATION/JSON", "application/json"),
+])
+def test_negotiation_reads_rfc_9110_accept_headers(accept, expected):
+    from spakg.api.negotiate import choose
+
+    assert choose(accept, [STRICT, "application/json"], "application/json") == expected

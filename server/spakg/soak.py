@@ -179,8 +179,11 @@ async def distinct_documents(client: httpx.AsyncClient, tally: Tally, count: int
 
     async def worker() -> None:
         for n in numbers:
-            r = await client.post("/graphql", json={"query": distinct_document(n)})
-            tally.response(r)
+            try:
+                tally.response(await client.post("/graphql", json={"query": distinct_document(n)}))
+            except httpx.TransportError:
+                tally.tried += 1
+                tally.dropped += 1
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
