@@ -1,5 +1,6 @@
-"""The starlette application: /graphql, /healthz, /ontology (content-negotiated), /sparql (read-only) and CDS Hooks
-(/cds-services)."""
+"""The starlette application: /graphql (and its SDL at /graphql/schema.graphql), /healthz, /ontology
+(content-negotiated), /sparql (read-only) and CDS Hooks (/cds-services). Every error, HTTP-level ones included, is
+coded JSON: the handlers below for starlette's, `middleware.Guard` for anything raised, `protocol.py` for uvicorn's."""
 
 from __future__ import annotations
 
