@@ -19,6 +19,7 @@ import random
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -307,12 +308,17 @@ def run(args) -> int:
             return rss_mib(proc.pid) if workers <= 1 else sum(rss_mib(int(p)) for p in _children(proc.pid))
 
         before = memory()
-        sampler = subprocess.Popen([sys.executable, "-c", SAMPLER, str(port)], stdout=subprocess.PIPE, text=True)
-        try:
-            tally, phases = asyncio.run(soak(port, args.minutes * 60, patients, args.concurrency, documents, memory))
-        finally:
-            sampler.terminate()
-            samples, _ = sampler.communicate(timeout=15)
+        # the samples go to a file: a pipe read only at the end would fill and stop the sampler after ~1,800 lines
+        with tempfile.TemporaryFile("w+", encoding="ascii") as out:
+            sampler = subprocess.Popen([sys.executable, "-c", SAMPLER, str(port)], stdout=out, text=True)
+            try:
+                tally, phases = asyncio.run(soak(port, args.minutes * 60, patients, args.concurrency, documents,
+                                                 memory))
+            finally:
+                sampler.terminate()
+                sampler.wait(timeout=15)
+            out.seek(0)
+            samples = out.read()
         after = memory()
         sparql = [p for w in ([proc.pid] if workers <= 1 else map(int, _children(proc.pid))) for p in _children(w)]
         sparql_rss = sum(rss_mib(int(p)) for p in sparql if os.path.exists(f"/proc/{p}"))
