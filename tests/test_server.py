@@ -215,3 +215,45 @@ def test_bad_measurements_get_coded_errors(server, measurements, expected):
                  {"p": {"findings": [], "measurements": measurements}})
     assert code(result) == expected, result
     still_serving(server)
+
+
+def test_the_query_cache_is_bounded_by_bytes_and_its_estimate_is_near_the_real_figure():
+    import gc
+    import tracemalloc
+
+    from spakg.api.limits import Limits
+    from spakg.api.schema import schema
+    from spakg.api.view import QueryCache
+
+    text = (QUERIES / "assess-patient.graphql").read_text()
+    cache = QueryCache(schema.graphql_schema, Limits(query_cache_bytes=2 << 20))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        entries = [cache.entry(f"{text}\n# {n}") for n in range(8)]
+        for entry in entries:
+            cache.compile(entry, None)
+        gc.collect()
+        real = (tracemalloc.get_traced_memory()[0] - before) / len(entries)
+    finally:
+        tracemalloc.stop()
+    estimate = entries[0].weight
+    assert 0.8 * real < estimate < 2 * real, (estimate, real)  # what the cache's bound counts is what documents hold
+    for n in range(200):  # many distinct documents: the oldest leave, the bytes held stay under the bound
+        cache.get(f"{text}\n# more {n}")
+    assert cache.bytes <= 2 << 20 and len(cache._entries) < 200
+    assert cache.get(f"{text}\n# more 199")[0] is not None  # the newest is still there
+
+
+def test_a_document_over_the_validation_budget_is_refused_with_a_code():
+    from spakg.api.limits import Limits
+    from spakg.api.schema import schema
+    from spakg.api.view import QueryCache
+
+    cache = QueryCache(schema.graphql_schema, Limits(max_validation_seconds=0.0))
+    query = "{ " + " ".join(f"a{i}: rules {{ id label kind }}" for i in range(40)) + " }"
+    document, errors = cache.get(query)
+    assert document is None and errors[0].extensions["code"] == "QUERY_TOO_COMPLEX"
+    assert "to validate" in errors[0].message
+    assert QueryCache(schema.graphql_schema, Limits()).get(query)[0] is not None

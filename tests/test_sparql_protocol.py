@@ -75,7 +75,7 @@ def module_graphs() -> dict[str, str]:
 def coded(r: httpx.Response) -> str:
     assert r.headers["content-type"].startswith("application/json"), (r.status_code, r.text[:200])
     body = r.json()
-    assert body["data"] is None and "Traceback" not in r.text
+    assert body.get("data") is None and "Traceback" not in r.text
     return body["errors"][0]["extensions"]["code"]
 
 

@@ -317,7 +317,12 @@ def main(argv: list[str] | None = None) -> int:
     soak.add_argument("--minutes", type=float, default=10)
     soak.add_argument("--concurrency", type=int, default=16)
     soak.add_argument("--port", type=int, default=8790)
+    soak.add_argument("--workers", type=int, default=1, help="server processes (spakg serve --workers)")
+    soak.add_argument("--documents", type=int, default=1000, help="distinct GraphQL documents in their phase")
     soak.set_defaults(func=cmd_soak)
+
+    schema_cmd = sub.add_parser("schema", help="print the GraphQL schema (SDL), as served at /graphql/schema.graphql")
+    schema_cmd.set_defaults(func=cmd_schema)
 
     # both `spakg --ontology DIR serve` and `spakg serve --ontology DIR` work
     for p in (serve, assess, check, regress, bench, synth, scr):
@@ -337,6 +342,13 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+
+def cmd_schema(args) -> int:
+    from .api.schema import schema_sdl
+
+    sys.stdout.write(schema_sdl())
+    return 0
 
 
 def cmd_soak(args) -> int:

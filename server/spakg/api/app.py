@@ -1,20 +1,23 @@
-"""The starlette application: /graphql, /healthz, /ontology (content-negotiated), /sparql (read-only) and CDS Hooks
-(/cds-services)."""
+"""The starlette application: /graphql (and its SDL at /graphql/schema.graphql), /healthz, /ontology
+(content-negotiated), /sparql (read-only) and CDS Hooks (/cds-services). Every error, HTTP-level ones included, is
+coded JSON: the handlers below for starlette's, `middleware.Guard` for anything raised, `protocol.py` for uvicorn's."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -25,9 +28,9 @@ from .cdshooks import MAX_BODY_BYTES as CDS_MAX_BODY_BYTES
 from .cdshooks import cds_routes, hook_error
 from .fhir_routes import fhir_routes
 from .limits import Limits
-from .middleware import Guard, log_internal
+from .middleware import Guard, internal_error_body, log_internal
 from .reload import OntologyWatcher, WatchSettings
-from .schema import schema
+from .schema import schema, schema_sdl
 from .sparql import SparqlPool
 from .sparql_protocol import sparql_endpoint
 from .view import SpakgGraphQL
@@ -57,7 +60,21 @@ class KnowledgeHolder:
 
 
 def error_body(message: str, code: str) -> dict:
-    return {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
+    """Every error answer's shape: no ``data`` (nothing was executed), each error with ``extensions.code``."""
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+class CodedCORSMiddleware(CORSMiddleware):
+    """starlette's CORS, with a refused preflight answered as coded JSON (starlette's is plain text)."""
+
+    def preflight_response(self, request_headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        refused = bytes(response.body).decode("utf-8", "replace")  # "Disallowed CORS origin, method" ...
+        return JSONResponse(error_body(f"{refused}: this service allows the origins given to --cors-origin, the "
+                                       "methods GET and POST, and the headers content-type, authorization and "
+                                       "x-request-id.", "CORS_REFUSED"), 400)
 
 
 class BodyLimit:
@@ -163,8 +180,16 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
 
     pool = SparqlPool(limits, size=limits.sparql_workers)
 
+    sdl = schema_sdl()
+    sdl_etag = '"' + hashlib.sha256(sdl.encode()).hexdigest()[:16] + '"'
+
+    async def graphql_sdl(request: Request) -> Response:
+        # The schema in SDL: public in the repository anyway, so served even with introspection off.
+        return PlainTextResponse(sdl, headers={"ETag": sdl_etag})
+
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/graphql/schema.graphql", graphql_sdl),
         Route("/healthz", healthz),
         Route("/ontology", ontology),
         Route("/sparql", sparql_endpoint(lambda: holder.current, pool), methods=["GET", "POST"]),
@@ -182,14 +207,21 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         pool.start(holder.current)
+        from .serving import collect_periodically
+
+        stop = asyncio.Event()
+        collector = asyncio.create_task(collect_periodically(stop))
         try:
             async with _watching(watcher):
                 yield
         finally:
+            stop.set()
+            await collector
             pool.close()
 
     app = Starlette(routes=routes, lifespan=lifespan,
-                    exception_handlers={404: not_found, 405: _not_allowed, Exception: _internal_error})
+                    exception_handlers={404: not_found, 405: _not_allowed, HTTPException: _http_error,
+                                        Exception: _internal_error})
     app.state.holder = holder
     app.state.watcher = watcher
     app.state.graphql = graphql
@@ -197,7 +229,7 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
     inner: ASGIApp = GZipMiddleware(BodyLimit(app, limits.max_body_bytes, {"/cds-services/": CDS_MAX_BODY_BYTES}),
                                     minimum_size=1024)
     if cors_origins:
-        inner = CORSMiddleware(inner, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
+        inner = CodedCORSMiddleware(inner, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
                                allow_headers=["content-type", "authorization", "x-request-id"], max_age=600)
     return Guard(inner)  # type: ignore[return-value]
 
@@ -206,10 +238,20 @@ async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     """Starlette's last resort (its ServerErrorMiddleware) answers with this instead of plain text."""
     request_id = request.scope.get("state", {}).get("request_id")
     log_internal(request_id, exc)
-    body = error_body("Internal error; the server logged it under this request id. The request may be retried.",
-                      "INTERNAL_SERVER_ERROR")
-    body["errors"][0]["extensions"]["requestId"] = request_id
-    return JSONResponse(body, 500)
+    return JSONResponse(internal_error_body(request_id), 500)
+
+
+HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 406: "NOT_ACCEPTABLE",
+              413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Any HTTPException a route or starlette raises (a malformed multipart or form body, ...) as coded JSON."""
+    assert isinstance(exc, HTTPException)
+    code = HTTP_CODES.get(exc.status_code, "BAD_REQUEST" if exc.status_code < 500 else "INTERNAL_SERVER_ERROR")
+    body = error_body(f"{exc.detail}." if exc.detail and not str(exc.detail).endswith(".") else str(exc.detail), code)
+    body["errors"][0]["extensions"]["requestId"] = request.scope.get("state", {}).get("request_id")
+    return JSONResponse(body, exc.status_code, headers=exc.headers)
 
 
 async def _not_allowed(request: Request, exc: Exception) -> JSONResponse:

@@ -82,6 +82,10 @@ class CompiledQuery:
         coerced = get_variable_values(self.schema, self.operation.variable_definitions or (), raw_variables or {})
         if isinstance(coerced, list):
             return ExecutionResult(data=None, errors=coerced)
+        return self.run(context, coerced, root_value)
+
+    def run(self, context: Any, coerced: dict[str, Any], root_value: Any = None) -> ExecutionResult:
+        """Execute with variables already coerced (the HTTP layer coerces them first: a failure is a request error)."""
         request = _Request(self, context, coerced)
         try:
             data = self._root(root_value, request, ())

@@ -1,5 +1,7 @@
-"""The outermost layer of every response: a request id, security headers, and a coded JSON 500 for anything that
-escapes a route (never starlette's plain-text "Internal Server Error")."""
+"""The outermost layer of every response: a request id, security headers, and the one place an exception becomes a
+coded JSON 500 with the request id (never starlette's or uvicorn's plain-text "Internal Server Error", never a
+traceback with the exception's message in the log). Below the ASGI app, `protocol.py` does the same for the
+malformed HTTP uvicorn answers itself."""
 
 from __future__ import annotations
 
@@ -38,28 +40,36 @@ class Guard:
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _CLIENT_ID.fullmatch(given) else uuid.uuid4().hex[:16]
         scope.setdefault("state", {})["request_id"] = request_id
-        started = False
+        started = finished = False
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal started
+            nonlocal started, finished
             if message["type"] == "http.response.start":
                 started = True
                 headers = MutableHeaders(scope=message)
                 for name, value in HEADERS.items():
                     headers.setdefault(name, value)
                 headers["x-request-id"] = request_id
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                finished = True
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_headers)
         except Exception as exc:
-            log_internal(request_id, exc)
-            if started:
-                raise
-            response = JSONResponse({"data": None, "errors": [{
-                "message": "Internal error; the server logged it under this request id. The request may be retried.",
-                "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}}]}, status_code=500)
-            await response(scope, receive, send_with_headers)
+            # starlette's ServerErrorMiddleware has answered already (with internal_error_body) and re-raises; an
+            # exception re-raised to uvicorn would log its message with a traceback and reset the connection.
+            if not started:
+                log_internal(request_id, exc)
+                await JSONResponse(internal_error_body(request_id), status_code=500)(scope, receive, send_with_headers)
+            elif not finished:  # the answer broke off: nothing can mend it, uvicorn closes the connection
+                log_internal(request_id, exc)
+
+
+def internal_error_body(request_id: str | None) -> dict:
+    return {"errors": [{
+        "message": "Internal error; the server logged it under this request id. The request may be retried.",
+        "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}}]}
 
 
 def log_internal(request_id: str | None, exc: BaseException) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import re
 
 import graphene
@@ -696,3 +697,11 @@ class Query(graphene.ObjectType):
 schema = graphene.Schema(query=Query, auto_camelcase=True)
 
 __all__ = ["Step", "schema"]
+
+
+@functools.cache
+def schema_sdl() -> str:
+    """The schema in GraphQL SDL, as served at /graphql/schema.graphql and printed by `spakg schema`."""
+    from graphql import print_schema
+
+    return print_schema(schema.graphql_schema) + "\n"

@@ -228,7 +228,11 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
         if request.method != "POST":
             return page(request, "assess_fhir.html", bundle="", as_of="")
         k = current()
-        form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=10)
+        try:
+            form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=10)
+        except ValueError:  # over max_num_fields
+            return page(request, "assess_fhir.html", 400, bundle="", as_of="",
+                        error="[TOO_MANY_FIELDS] The form holds more than 10 fields; send 'bundle' and 'as_of' only.")
         text = (form.get("bundle") or [""])[0]
         as_of = (form.get("as_of") or [""])[0].strip()
         context: dict = {"bundle": text, "as_of": as_of}

@@ -35,7 +35,9 @@ class ReportShelf:
     def names(self) -> list[str]:
         if self.directory is None or not self.directory.is_dir():
             return []
-        return sorted(p.name for p in self.directory.glob("*.json") if p.is_file())[:MAX_FILES]
+        inside = self.directory.resolve()  # a symlink to a file elsewhere is not the directory's: never served
+        return sorted(p.name for p in self.directory.glob("*.json")
+                      if p.is_file() and p.resolve().is_relative_to(inside))[:MAX_FILES]
 
     def all(self) -> list[Shelved]:
         """Every report, the newest first."""
