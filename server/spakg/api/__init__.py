@@ -1,1 +1,1 @@
-"""The HTTP service: a GraphQL API (graphene on starlette, via graphql-server), SPARQL, the ontology file."""
+"""The HTTP service: a GraphQL API (graphene on starlette), SPARQL, the ontology file, CDS Hooks and FHIR value sets."""
