@@ -320,8 +320,9 @@ def run(args) -> int:
             out.seek(0)
             samples = out.read()
         after = memory()
-        sparql = [p for w in ([proc.pid] if workers <= 1 else map(int, _children(proc.pid))) for p in _children(w)]
-        sparql_rss = sum(rss_mib(int(p)) for p in sparql if os.path.exists(f"/proc/{p}"))
+        sparql = [p for w in ([proc.pid] if workers <= 1 else map(int, _children(proc.pid))) for p in _descendants(w)]
+        # a worker killed and not yet reaped has no RSS (nan): it holds no memory either
+        sparql_rss = sum(r for r in (rss_mib(int(p)) for p in sparql if os.path.exists(f"/proc/{p}")) if r == r)
     by_phase: dict[str, list[float]] = {}
     failed = 0
     for line in samples.splitlines():
@@ -355,6 +356,16 @@ def run(args) -> int:
     for promise in broken:
         print(f"spakg soak: broken promise: {promise}", file=sys.stderr)
     return 1 if broken else 0
+
+
+def _descendants(pid: int) -> list[str]:
+    """Every process below ``pid`` (a SPARQL worker may sit below the process that isolates it)."""
+    found, todo = [], [str(pid)]
+    while todo:
+        for child in _children(int(todo.pop())):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def _children(pid: int) -> list[str]:
