@@ -72,6 +72,14 @@ def app_from_environment() -> Starlette:
     return build_app(ServeOptions(**raw))
 
 
+def serving_line(host: str, port: int, workers: int = 1) -> str:
+    """The start-up line: where each part is served."""
+    base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    processes = f" ({workers} worker processes)" if workers > 1 else ""
+    return (f"spakg serving{processes}: explorer {base}/ · GraphQL {base}/graphql · SPARQL {base}/sparql · "
+            f"CDS Hooks {base}/cds-services")
+
+
 def run(options: ServeOptions, host: str, port: int, log_level: str, workers: int = 1) -> int:
     import uvicorn
 
@@ -79,12 +87,12 @@ def run(options: ServeOptions, host: str, port: int, log_level: str, workers: in
     try:
         if workers <= 1:
             app = build_app(options)
-            print(f"spakg serving http://{host}:{port}/graphql", file=sys.stderr)
+            print(serving_line(host, port), file=sys.stderr)
             uvicorn.run(app, **common)
             return 0
         build_app(options)  # fail here, once, rather than in every worker
         os.environ[ENV] = json.dumps(dataclasses.asdict(options))
-        print(f"spakg serving http://{host}:{port}/graphql with {workers} worker processes", file=sys.stderr)
+        print(serving_line(host, port, workers), file=sys.stderr)
         uvicorn.run("spakg.api.serving:app_from_environment", factory=True, workers=workers, **common)
         return 0
     except NotFit as exc:
