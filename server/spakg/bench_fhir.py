@@ -89,7 +89,7 @@ def bench_cds(base: str, k: Knowledge, wrk: str | None, concurrency: int, second
     body = json.dumps(cds_request(k))
     url = base.rstrip("/") + "/cds-services/spakg-axspa"
     if wrk:
-        from .bench import wrk_post
+        from .bench_wrk import wrk_post
 
         return {**wrk_post(wrk, url, body, concurrency, seconds), "kib": len(body) / 1024}
     import httpx
@@ -109,9 +109,9 @@ def bench_cds(base: str, k: Knowledge, wrk: str | None, concurrency: int, second
             "kib": len(body) / 1024}
 
 
-def print_bundles(k: Knowledge) -> None:
+def print_bundles(k: Knowledge, sizes=SIZES) -> None:
     print("FHIR Bundles (one patient's record; best of 5, one core):")
-    for n, f in bench_bundles(k).items():
+    for n, f in bench_bundles(k, sizes).items():
         print(f"  {n:>5,} entries ({f['kib']:6.0f} KiB): JSON {f['parse_ms']:7.2f} ms, read (fhirclient validation + "
               f"codes) {f['read_ms']:7.2f} ms, + assess {f['assess_ms']:7.2f} ms, + full proof JSON {f['proof_ms']:7.2f} ms")
 
