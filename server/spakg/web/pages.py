@@ -11,11 +11,11 @@ import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -199,6 +199,8 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
     async def cohort(request: Request) -> HTMLResponse:
         name = request.path_params["name"]
         shelved = shelf.get(name)
+        if shelved is None and f"{name}.json" in shelf.names():  # the report's name without its file's suffix
+            return RedirectResponse(f"/cohorts/{quote(name + '.json')}", 308)
         if shelved is None:
             return not_found(request, "cohort report", name, _close(name, shelf.names()))
         r = shelved.report
