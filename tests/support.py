@@ -1,4 +1,5 @@
-"""Helpers the HTTP tests share: a free loopback port, the real server in a subprocess, and a GraphQL POST."""
+"""Helpers the HTTP tests share: a free loopback port, the real server in a subprocess, and a GraphQL POST; the
+``spakg`` command as an installation without some packages would run it."""
 
 from __future__ import annotations
 
@@ -20,6 +21,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def spakg(*args: str, without: tuple[str, ...] = ()) -> list[str]:
+    """The command line of ``spakg ARGS``; ``without`` names packages to make unimportable, as in an installation
+    without the extra that brings them (an ``import`` of one raises ImportError, as it would there)."""
+    if not without:
+        return [sys.executable, "-m", "spakg.cli", *args]
+    block = f"import sys; sys.modules.update(dict.fromkeys({list(without)!r})); from spakg.cli import main; " \
+            "sys.exit(main(sys.argv[1:]))"
+    return [sys.executable, "-c", block, *args]
+
+
 def gql(base: str, query: str, variables: dict | None = None, **kw) -> dict:
     r = httpx.post(base + "/graphql", json={"query": query, "variables": variables or {}}, timeout=30, **kw)
     assert r.headers["content-type"].startswith("application/json"), r.text
@@ -27,11 +38,12 @@ def gql(base: str, query: str, variables: dict | None = None, **kw) -> dict:
 
 
 @contextlib.contextmanager
-def running_server(*args: str, log: Path | None = None) -> Iterator[str]:
-    """`spakg serve ARGS` on a free loopback port; yields its base URL. Its output goes to ``log`` if given."""
+def running_server(*args: str, log: Path | None = None, without: tuple[str, ...] = ()) -> Iterator[str]:
+    """`spakg serve ARGS` on a free loopback port; yields its base URL. Its output goes to ``log`` if given; ``without``
+    as for ``spakg``."""
     port = free_port()
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "-m", "spakg.cli", "serve", "--port", str(port), *args],
+    proc = subprocess.Popen(spakg("serve", "--port", str(port), *args, without=without),
                             stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     base = f"http://127.0.0.1:{port}"
     try:

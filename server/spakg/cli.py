@@ -281,7 +281,7 @@ def cmd_bench(args) -> int:
     if args.cohort:
         require("cohort", "spakg bench --cohort")
     if not args.quick:
-        require("bench", "spakg bench's baselines (owlrl, reasonable, HermiT)", "or give --quick for spakg's own figures")
+        require("bench", "spakg bench (its owlrl, reasonable and HermiT baselines)", "or give --quick for spakg's own figures")
 
     run(args)
     return 0
