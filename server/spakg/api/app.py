@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -20,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..knowledge import Knowledge
 from ..web.pages import explorer_routes, not_found_page
 from .cdshooks import cds_routes
+from .holder import KnowledgeHolder
 from .limits import Limits
 from .middleware import Guard, log_internal
 from .reload import OntologyWatcher, WatchSettings
@@ -37,15 +37,6 @@ FORMAT_NAMES = {"turtle": "text/turtle", "ttl": "text/turtle", "xml": "applicati
                 "application/rdf+xml", "rdf": "application/rdf+xml", "json-ld": "application/ld+json",
                 "jsonld": "application/ld+json", "nt": "application/n-triples", "ntriples": "application/n-triples",
                 **{m: m for m in RDF_FORMATS}}
-
-
-@dataclass
-class KnowledgeHolder:
-    """The knowledge being served; a reload swaps ``current`` atomically, a refused edit sets ``last_error``."""
-
-    current: Knowledge
-    last_error: str | None = None
-    serialized: dict[str, str] = field(default_factory=dict)
 
 
 def error_body(message: str, code: str) -> dict:

@@ -8,13 +8,10 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..checks import Report, run_checks
 from ..knowledge import ONTOLOGY_GLOB
-
-if TYPE_CHECKING:
-    from .app import KnowledgeHolder  # app.py imports this module
+from .holder import KnowledgeHolder
 
 log = logging.getLogger("spakg.reload")
 
