@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from spakg.knowledge import Knowledge
 from spakg.resources import default_ontology_dir
+from support import running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -14,6 +16,28 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def knowledge() -> Knowledge:
     return Knowledge.load()
+
+
+@pytest.fixture(scope="session")
+def served() -> Iterator[str]:
+    """One `spakg serve` with the defaults (warnings only in its log), shared by every test that needs no option of
+    its own: started once per test process (per pytest-xdist worker), not once per module."""
+    with running_server("--log-level", "warning") as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler() -> Iterator[str]:
+    """The address of a local Dask cluster of two worker processes, shared by the tests that screen a cohort: a
+    cluster starts once per test process, and its workers load the ontology once. `spakg screen`'s own local
+    cluster (--workers) is run by tests/test_readme.py and tests/test_explorer.py."""
+    from dask.distributed import LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
 
 
 @pytest.fixture

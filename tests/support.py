@@ -14,11 +14,22 @@ from pathlib import Path
 
 import httpx
 
+_HANDED_OUT: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port free now, never handed out before in this run: under pytest-xdist each worker takes only the
+    ports of its own residue modulo the number of workers, so two workers never pick the same port while a server
+    they start is still loading (a port is free from this call until the server binds it)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    mine = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % workers
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port % workers == mine and port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def spakg(*args: str, without: tuple[str, ...] = ()) -> list[str]:

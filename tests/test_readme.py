@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from support import free_port, running_server
+from support import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -27,12 +27,11 @@ def blocks(language: str) -> list[str]:
     return [body for lang, body in BLOCKS if lang == language]
 
 
-def test_the_curl_example_runs_as_copied_and_answers_what_the_readme_shows():
+def test_the_curl_example_runs_as_copied_and_answers_what_the_readme_shows(served):
     [example] = [b for b in blocks("sh") if "curl" in b and "/graphql" in b]
     [shown] = [b for b in blocks("json") if '"inferences"' in b]
-    with running_server("--log-level", "warning") as base:
-        run = subprocess.run(["bash", "-c", example.replace("localhost:8000", base.removeprefix("http://"))],
-                             capture_output=True, text=True, timeout=60)
+    run = subprocess.run(["bash", "-c", example.replace("localhost:8000", served.removeprefix("http://"))],
+                         capture_output=True, text=True, timeout=60)
     answer = json.loads(run.stdout)
     assert "errors" not in answer
     got = {i["rule"]["id"]: i["explanation"]["summary"] for i in answer["data"]["assess"]["inferences"]}
@@ -53,7 +52,7 @@ TOP = blocks("sh")[0].splitlines()
 COMMANDS = [line for b in blocks("sh") for line in b.splitlines() if line.startswith("spakg ")]
 SYNOPSES = [line for b in blocks("text") for line in b.splitlines() if line.startswith("spakg ")]
 SMALLER = ((r"--n \d+", "--n 40"), (r"--minutes \d+", "--minutes 0.1"),
-           (r"^spakg bench(?= +#|$)", "spakg bench --patients 300 --baseline-patients 10 --hermit-patients 10"))
+           (r"^spakg bench(?= +#|$)", "spakg bench --patients 300 --baseline-patients 1 --hermit-patients 1"))
 ROUTES = ("explorer", "/graphql", "/sparql", "/cds-services")
 
 
