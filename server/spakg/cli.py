@@ -102,9 +102,10 @@ def _read_patients(knowledge, source: str, as_of=None):
 
     def rdf(text: str, fmt: str):
         try:
-            return [Assessment(knowledge, f) for f in knowledge.patients_from_rdf(text, fmt)]
+            patients = knowledge.patients_from_rdf(text, fmt)
         except SpakgError as err:
             raise located(err) from None
+        return (Assessment(knowledge, f) for f in patients)
 
     suffix = "" if source == "-" else Path(source).suffix.lower()
     stream = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115 - closed below
@@ -140,8 +141,7 @@ def _read_patients(knowledge, source: str, as_of=None):
             if line.strip():
                 yield assess(parse(line, n), f"line {n}")
     except UnicodeDecodeError as err:
-        raise InvalidFacts(f"{name}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start}); save it "
-                         f"as UTF-8.") from None
+        raise InvalidFacts(f"{name}: not UTF-8 text (a byte {err.object[err.start]:#04x}); save it as UTF-8.") from None
     finally:
         if stream is not sys.stdin:
             stream.close()
