@@ -4,32 +4,36 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
-_HANDED_OUT: set[int] = set()
-
 
 def free_port() -> int:
-    """A loopback port free now, never handed out before in this run: under pytest-xdist each worker takes only the
-    ports of its own residue modulo the number of workers, so two workers never pick the same port while a server
-    they start is still loading (a port is free from this call until the server binds it)."""
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    mine = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % workers
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port % workers == mine and port not in _HANDED_OUT:
-            _HANDED_OUT.add(port)
-            return port
+    """A loopback port free now and never handed out before in this test run, in any pytest-xdist worker: a port is
+    free from this call until the server given it binds it (seconds, while it loads), and another worker must not
+    pick it meanwhile. The ports handed out are kept in a file the run's workers share, under a lock."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", f"pid{os.getpid()}")
+    ledger = Path(tempfile.gettempdir()) / f"spakg-test-ports-{run}"
+    with open(ledger, "a+", encoding="ascii") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes
+        f.seek(0)
+        taken = {int(line) for line in f.read().split()}
+        while True:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            if port not in taken:
+                f.write(f"{port}\n")
+                return port
 
 
 def spakg(*args: str, without: tuple[str, ...] = ()) -> list[str]:
