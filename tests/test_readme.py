@@ -104,7 +104,11 @@ def test_the_readme_says_how_to_put_spakg_on_the_path_after_the_two_set_up_comma
     assert len(COMMANDS) > 15
 
 
-@pytest.mark.parametrize("line", [c for c in COMMANDS if c.startswith("spakg serve")])
+def command_id(line: str) -> str:
+    return line.split("#")[0].strip()
+
+
+@pytest.mark.parametrize("line", [c for c in COMMANDS if c.startswith("spakg serve")], ids=command_id)
 def test_each_serve_line_serves_and_says_where(files, line):
     port = free_port()
     log = files / f"serve-{port}.log"
@@ -136,7 +140,7 @@ OUTPUTS = {"--report-html report.html": "report.html", "--report-json reports/bu
 MAY_EXIT_1 = ("spakg soak", "spakg regress")  # a broken promise, a moved outcome: their own tests hold those
 
 
-@pytest.mark.parametrize("line", [c for c in COMMANDS if not c.startswith("spakg serve")])
+@pytest.mark.parametrize("line", [c for c in COMMANDS if not c.startswith("spakg serve")], ids=command_id)
 def test_every_other_command_line_runs_as_copied(files, line):
     for made in (files / "results", files / "bundle-results"):
         shutil.rmtree(made, ignore_errors=True)  # spakg screen refuses to write over a directory it did not make
