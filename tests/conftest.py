@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,14 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def knowledge() -> Knowledge:
     return Knowledge.load()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _port_ledger(tmp_path_factory) -> None:
+    """Where support.free_port keeps the ports it handed out: in this run's temporary directory (under pytest-xdist
+    the one all workers share), which pytest removes with old runs."""
+    base = tmp_path_factory.getbasetemp()
+    os.environ["SPAKG_TEST_PORT_LEDGER"] = str((base.parent if "PYTEST_XDIST_WORKER" in os.environ else base) / "ports")
 
 
 @pytest.fixture(scope="session")

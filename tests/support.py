@@ -20,9 +20,8 @@ import httpx
 def free_port() -> int:
     """A loopback port free now and never handed out before in this test run, in any pytest-xdist worker: a port is
     free from this call until the server given it binds it (seconds, while it loads), and another worker must not
-    pick it meanwhile. The ports handed out are kept in a file the run's workers share, under a lock."""
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", f"pid{os.getpid()}")
-    ledger = Path(tempfile.gettempdir()) / f"spakg-test-ports-{run}"
+    pick it meanwhile. The ports handed out are kept in a file the run's workers share, under a lock (conftest names it)."""
+    ledger = os.environ.get("SPAKG_TEST_PORT_LEDGER") or Path(tempfile.gettempdir()) / f"spakg-test-ports-{os.getpid()}"
     with open(ledger, "a+", encoding="ascii") as f:
         fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes
         f.seek(0)
