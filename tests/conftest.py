@@ -14,6 +14,15 @@ from support import running_server
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """With -n (pytest-xdist), each test file runs on one worker, in file order, as when run alone (--dist loadfile):
+    a module's server or cluster starts once, and tests that read what earlier ones left (a server's log, SPARQL
+    workers being replaced) see it. Set here, not in addopts, so that pytest without xdist still runs; an explicit
+    --dist wins."""
+    if getattr(config.option, "dist", "no") == "load" and "--dist" not in " ".join(config.invocation_params.args):
+        config.option.dist = "loadfile"
+
+
 @pytest.fixture(scope="session")
 def knowledge() -> Knowledge:
     return Knowledge.load()

@@ -17,8 +17,6 @@ import pytest
 from spakg.api.cdshooks import request_from_bundle
 from support import gql, running_server
 
-pytestmark = pytest.mark.xdist_group("cdshooks")  # under pytest-xdist: its tests share one server whose log a later test reads
-
 ROOT = Path(__file__).resolve().parent.parent
 FHIR = ROOT / "tests" / "fhir"
 SERVICE = "/cds-services/spakg-axspa"

@@ -18,8 +18,6 @@ from hypothesis import strategies as st
 
 from support import free_port, gql, running_server
 
-pytestmark = pytest.mark.xdist_group("hostile")  # under pytest-xdist: its tests share one server whose SPARQL workers earlier tests kill
-
 FREEZE = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 HUGE = "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f }"
 BACKTRACK = 'SELECT * WHERE { FILTER regex("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", "(a+)+$") }'
