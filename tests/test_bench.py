@@ -27,3 +27,12 @@ def test_the_fhir_bench_reads_bundles_of_the_sizes_it_reports(knowledge):
     # the long record is still the vignette's patient: its extra entries are superseded or not read, never lost
     reading = knowledge.fhir.read(long_record(knowledge, 100))
     assert {u.reason for u in reading.unused} == {"SUPERSEDED", "UNKNOWN_CODE"}
+
+
+def test_the_healthz_figure_is_taken_while_runaway_sparql_runs():
+    from spakg.bench import bench_healthz_under_sparql
+    from support import running_server
+
+    with running_server("--sparql-timeout", "1", "--log-level", "warning") as base:
+        figures = bench_healthz_under_sparql(base, probes=5)
+    assert 0 < figures["p50_ms"] <= figures["max_ms"]

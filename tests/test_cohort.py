@@ -102,13 +102,13 @@ def test_a_real_local_dask_cluster_screens_and_reports_bad_rows_by_number(knowle
     assert got == expected and list(good_rows["id"]) == [r["id"] for r in good]
 
 
-def test_parquet_on_dask_matches_and_the_report_adds_up(knowledge, tmp_path):
+def test_parquet_on_dask_matches_and_the_report_adds_up(knowledge, tmp_path, dask_scheduler):
     rng = random.Random(4)
     records = [clinic_patient(knowledge, rng, i) for i in range(2000)]
     layout = Layout.of(knowledge)
     source = tmp_path / "cohort.parquet"
     pq.write_table(table_from_records(layout, records), source, row_group_size=500)
-    screen(source, tmp_path / "out", workers=2)
+    screen(source, tmp_path / "out", scheduler=dask_scheduler)
     table = pq.read_table(tmp_path / "out").to_pandas().sort_values("row")
     assert list(table["row"]) == list(range(2000))
     assert [{r.id: row[r.id] for r in knowledge.rules.order} for _, row in table.iterrows()] == one_by_one(knowledge, records)
@@ -151,13 +151,13 @@ def test_spakg_synth_writes_a_cohort_every_row_of_which_reads(knowledge, tmp_pat
     assert len(columns["row"]) == 300 and set(columns["error"]) == {None}
 
 
-def test_a_cohort_without_ids_or_sexes_screens_on_dask(knowledge, tmp_path):
+def test_a_cohort_without_ids_or_sexes_screens_on_dask(knowledge, tmp_path, dask_scheduler):
     """All-null id and sex columns come back from Parquet as pandas NA, which is not a value to compare."""
     rng = random.Random(8)
     records = [{"findings": random_patient(knowledge, rng)} for _ in range(400)]
     source = tmp_path / "c.parquet"
     pq.write_table(table_from_records(Layout.of(knowledge), records), source, row_group_size=100)
-    screen(source, tmp_path / "out", workers=2)
+    screen(source, tmp_path / "out", scheduler=dask_scheduler)
     table = pq.read_table(tmp_path / "out").to_pandas().sort_values("row")
     assert table["error"].isna().all() and table["id"].isna().all()
     assert [{r.id: row[r.id] for r in knowledge.rules.order} for _, row in table.iterrows()] == one_by_one(knowledge, records)
@@ -180,7 +180,7 @@ def test_the_column_screener_matches_with_measurements_and_scores(knowledge, tmp
         {"MET", "NOT_MET", "UNDETERMINED"}  # the categories are exercised every way
 
 
-def test_a_directory_of_fhir_bundles_screens_on_dask_as_each_bundle_assesses(knowledge, tmp_path):
+def test_a_directory_of_fhir_bundles_screens_on_dask_as_each_bundle_assesses(knowledge, tmp_path, dask_scheduler):
     """Issue 14's third input (with issue 13): FHIR Bundle files, read by the workers; a file that is not JSON or not
     a readable Bundle is reported with its row and name, and costs no other file its result."""
     from datetime import date
@@ -192,7 +192,7 @@ def test_a_directory_of_fhir_bundles_screens_on_dask_as_each_bundle_assesses(kno
     write_cohort(knowledge, 120, str(folder), seed=5, fhir="bundles")
     (folder / "synthetic-40.json").write_text("{not json", encoding="utf-8")
     (folder / "synthetic-70.json").write_text(json.dumps({"resourceType": "Bundle", "type": "message"}), encoding="utf-8")
-    run = screen(folder, tmp_path / "out", workers=2, as_of=date(2026, 11, 29))
+    run = screen(folder, tmp_path / "out", scheduler=dask_scheduler, as_of=date(2026, 11, 29))
     table = pq.read_table(tmp_path / "out").to_pandas().sort_values("row")
     assert run.patients == 120 == len(table)
     errors = {i: e for i, e in zip(table["row"], table["error"], strict=True) if isinstance(e, str)}
@@ -207,7 +207,8 @@ def test_a_directory_of_fhir_bundles_screens_on_dask_as_each_bundle_assesses(kno
     assert report.sampled > 0 and report.questions
 
 
-def test_a_fhir_bulk_data_export_is_regrouped_by_patient_on_dask_and_screens_as_each_bundle(knowledge, tmp_path):
+def test_a_fhir_bulk_data_export_is_regrouped_by_patient_on_dask_and_screens_as_each_bundle(knowledge, tmp_path,
+                                                                                             dask_scheduler):
     """NDJSON by resource type, as a $export writes it: the lines are regrouped by patient on a LocalCluster; every
     patient screens as their Bundle assesses; lines that name no patient come back as one row saying so."""
     from datetime import date
@@ -228,7 +229,7 @@ def test_a_fhir_bulk_data_export_is_regrouped_by_patient_on_dask_and_screens_as_
                             "verificationStatus": {"coding": [{"code": "confirmed"}]},
                             "code": {"coding": [{"system": "http://snomed.info/sct", "code": "9631008"}]}}) + "\n")
     as_of = date(2026, 11, 29)
-    run = screen(export, tmp_path / "out", workers=2, as_of=as_of)
+    run = screen(export, tmp_path / "out", scheduler=dask_scheduler, as_of=as_of)
     table = pq.read_table(tmp_path / "out").to_pandas().sort_values("row")
     assert run.patients == n + 2 == len(table) and list(table["row"]) == list(range(n + 2))
     [bad] = [e for e in table["error"] if isinstance(e, str)]

@@ -24,9 +24,8 @@ PAGES = ["/", "/?q=uveitis", "/concepts/Uveitis", "/article", "/article?quote=q-
 
 
 @pytest.fixture(scope="module")
-def server():
-    with running_server("--log-level", "warning") as base:
-        yield base
+def server(served):
+    return served  # conftest's server with the defaults, shared with the other modules
 
 
 class Assets(HTMLParser):
@@ -187,6 +186,8 @@ def test_cohort_reports_written_by_spakg_screen_are_shown_in_the_explorer(tmp_pa
                        for r in q["rules"]), named  # rules by name, linked, not by id
         broken = get(base, "/cohorts/broken.json")
         assert broken.status_code == 422 and "&#39;patients&#39; must be a whole number" in broken.text
+        bare = get(base, "/cohorts/clinic-2026-11")  # the report's name without the file's suffix: to the listed address
+        assert bare.status_code == 308 and bare.headers["location"] == "/cohorts/clinic-2026-11.json"
         missing = get(base, "/cohorts/clinic-2026-12.json")
         assert missing.status_code == 404 and "/cohorts/clinic-2026-11.json" in missing.text  # did you mean
         for sneaky in ("..%2Fsecret.json", "%2E%2E%2Fsecret.json", "..\\secret.json"):

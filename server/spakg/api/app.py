@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +26,7 @@ from .cds_feedback import FeedbackCounters
 from .cdshooks import MAX_BODY_BYTES as CDS_MAX_BODY_BYTES
 from .cdshooks import cds_routes, hook_error
 from .fhir_routes import fhir_routes
+from .holder import KnowledgeHolder
 from .limits import Limits
 from .middleware import Guard, internal_error_body, log_internal
 from .reload import OntologyWatcher, WatchSettings
@@ -48,15 +48,6 @@ FORMAT_NAMES = {"turtle": "text/turtle", "ttl": "text/turtle", "xml": "applicati
                 "application/rdf+xml", "rdf": "application/rdf+xml", "json-ld": "application/ld+json",
                 "jsonld": "application/ld+json", "nt": "application/n-triples", "ntriples": "application/n-triples",
                 **{m: m for m in RDF_FORMATS}}
-
-
-@dataclass
-class KnowledgeHolder:
-    """The knowledge being served; a reload swaps ``current`` atomically, a refused edit sets ``last_error``."""
-
-    current: Knowledge
-    last_error: str | None = None
-    serialized: dict[str, str] = field(default_factory=dict)
 
 
 def error_body(message: str, code: str) -> dict:

@@ -8,13 +8,10 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..checks import Report, run_checks
 from ..knowledge import ONTOLOGY_GLOB
-
-if TYPE_CHECKING:
-    from .app import KnowledgeHolder  # app.py imports this module
+from .holder import KnowledgeHolder
 
 log = logging.getLogger("spakg.reload")
 
@@ -60,7 +57,7 @@ class OntologyWatcher:
             holder.current = knowledge
             holder.last_error = None
             self.reloads += 1
-            log.warning("ontology reloaded: version %s, content sha256 %s… (%s)", knowledge.version,
+            log.info("ontology reloaded: version %s, content sha256 %s… (%s)", knowledge.version,
                         knowledge.content_hash[:12], report.summary())
             return True
 
@@ -68,7 +65,7 @@ class OntologyWatcher:
         """Watch the directory until ``stop``. A directory deleted and made again (a `git checkout`, a copy over it)
         is a new inode the old watch cannot see: it is noticed by polling its identity, watched anew and re-checked."""
         directory = self.settings.directory
-        log.warning("watching %s for ontology edits", directory)
+        log.info("watching %s for ontology edits", directory)
         served = _identity(directory)  # the directory whose content is serving
         while not stop.is_set():
             identity = _identity(directory)
@@ -78,7 +75,7 @@ class OntologyWatcher:
             halt = asyncio.Event()
             watching = asyncio.create_task(self._watch(directory, halt))
             if identity != served:  # watched first, then checked: an edit made meanwhile is not missed
-                log.warning("%s was replaced; watching the new directory", directory)
+                log.info("%s was replaced; watching the new directory", directory)
                 await self.reload()
                 served = identity
             while not stop.is_set() and _identity(directory) == identity:

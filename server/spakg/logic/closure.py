@@ -27,6 +27,7 @@ from functools import partial
 from ..errors import OntologyError
 from .axioms import Axiom, AxiomSet
 from .expressions import THING, Atom, Clause, Named, Some, local
+from .sat import satisfiable
 
 MAX_COMPONENT_ATOMS = 12  # 4,096 assignments to enumerate for the largest component
 
@@ -209,8 +210,6 @@ class Closure:
         """``p some C`` implies ``q some D`` when p ⊑ q and C ⊑ D; ``p some C`` is false when C is unsatisfiable.
         Subsumption between fillers is decided exactly (a small search over the axioms' clauses), to a fixpoint:
         a filler may itself be defined through existential restrictions."""
-        from .explain import satisfiable
-
         out: list[tuple[Clause, Axiom]] = []
         somes = [a for a in self.atoms if isinstance(a, Some)]
         done: set[tuple] = set()

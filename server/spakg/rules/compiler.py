@@ -22,19 +22,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
 
+from .code import Code
 from .items import ConclusionItem, FindingItem, Group, Item, QuantityItem, Rule
 
 Decider = Callable[[int, int, dict], tuple]
-
-
-class Code:
-    def __init__(self, counts: bool = True, fixed: Mapping[int, tuple[float, float]] | None = None) -> None:
-        self.lines: list[str] = []
-        self.counts = counts  # whether groups must set their counts (m, p) too, or only their status
-        self.fixed = fixed    # numbers known when compiling (a patient who gave none): comparisons become constants
-
-    def line(self, text: str, indent: int = 1) -> None:
-        self.lines.append("    " * indent + text)
 
 
 @dataclass

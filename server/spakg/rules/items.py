@@ -16,17 +16,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..concepts import Concept
 from ..provenance import Provenance
-
-if TYPE_CHECKING:
-    from .compiler import Code
-    from .proof import Proof
+from .code import Code
 
 NOT_MET, UNDETERMINED, MET = 0, 1, 2
 STATUS_NAMES = ("NOT_MET", "UNDETERMINED", "MET")
+
+
+class Proof(Protocol):
+    """What an item reads of a patient's proof vector to build its step: ``rules.proof.Proof`` (a module above this
+    one) is the one kind there is."""
+
+    def status(self, item: Item) -> int: ...
+    def counts(self, group: Group) -> tuple[float, float]: ...
+    def step(self, item: Item) -> Step: ...
 
 # comparator -> (symbol, code deciding MET from the interval q, code deciding NOT_MET from q)
 COMPARATORS: dict[str, tuple[str, str, str]] = {

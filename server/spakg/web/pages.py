@@ -264,6 +264,8 @@ def explorer_routes(current: Callable[[], Knowledge], graphiql: bool = True, rep
     async def cohort(request: Request) -> HTMLResponse:
         name = request.path_params["name"]
         shelved = shelf.get(name)
+        if shelved is None and f"{name}.json" in shelf.names():  # the report's name without its file's suffix
+            return RedirectResponse(f"/cohorts/{quote(name + '.json')}", 308)
         if shelved is None:
             return not_found(request, "cohort report", name, [(f"/cohorts/{quote(n)}", n) for n in _close(name, shelf.names())])
         r = shelved.report
