@@ -25,6 +25,7 @@ from ..web.pages import explorer_routes, not_found_page
 from .cds_feedback import FeedbackCounters
 from .cdshooks import MAX_BODY_BYTES as CDS_MAX_BODY_BYTES
 from .cdshooks import cds_routes, hook_error
+from .collector import collect_periodically
 from .fhir_routes import fhir_routes
 from .holder import KnowledgeHolder
 from .limits import Limits
@@ -198,8 +199,6 @@ def create_app(knowledge: Knowledge | None = None, limits: Limits | None = None,
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         pool.start(holder.current)
-        from .serving import collect_periodically
-
         stop = asyncio.Event()
         collector = asyncio.create_task(collect_periodically(stop))
         try:
