@@ -94,6 +94,10 @@ def files(tmp_path_factory, knowledge) -> Path:
     write_cohort(knowledge, 40, str(here / "cohort.parquet"))
     write_cohort(knowledge, 10, str(here / "bundles"), fhir="bundles")
     (here / "reports").mkdir()
+    from joserfc.jwk import ECKey, KeySet  # the EHR's public keys, as --cds-trust ISSUER=JWKS-FILE reads them
+
+    ehr = ECKey.generate_key("P-384", parameters={"kid": "ehr-1"}, private=True)
+    (here / "ehr-jwks.json").write_text(json.dumps(KeySet([ehr]).as_dict(private=False)), encoding="utf-8")
     return here
 
 
