@@ -62,3 +62,18 @@ def test_a_taken_port_is_said_plainly_with_the_option_that_picks_another(tmp_pat
     [line] = run.stderr.splitlines()
     assert f"127.0.0.1:{port}" in line and "already in use" in line and f"--port {port + 1}" in line
     assert "spakg serving" not in run.stderr  # nothing claims to serve
+
+
+def test_output_piped_into_head_ends_quietly(tmp_path):
+    """`spakg assess cohort.jsonl --detail outcomes | head -1`: the reader closing the pipe is not an error."""
+    import json
+    import sys
+
+    cohort = tmp_path / "cohort.jsonl"
+    cohort.write_text("".join(json.dumps({"id": f"p{i}", "findings": [{"concept": "BackPain"}]}) + "\n"
+                              for i in range(3000)), encoding="utf-8")
+    proc = subprocess.run(f"{sys.executable} -m spakg.cli assess {cohort} --detail outcomes | head -1",
+                          shell=True, capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                          executable="/bin/bash")
+    assert proc.returncode == 0 and proc.stdout.count("\n") == 1
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr[-500:]

@@ -161,7 +161,7 @@ def print_cards(k: Knowledge, n: int = 1000) -> None:
     figures = bench_cards(k, n)
     print(f"CDS Hooks cards per {n:,} patients (in process):")
     if "unrelated" not in figures:
-        print("  charts unrelated to back pain: skipped (carebundle is not installed: pip install 'spakg[test]')")
+        print("  charts unrelated to back pain: skipped (carebundle is not installed: pip install 'spakg[bench]')")
     for kind, what in (("unrelated", "charts unrelated to back pain (carebundle's US Core records)"),
                        ("referable", "patients a referral rule refers (synthetic, FHIR with real codes)")):
         if kind in figures:

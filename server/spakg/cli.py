@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -219,10 +221,11 @@ def cmd_screen(args) -> int:
     print(report.as_text())
     print(f"\n{run.patients / run.seconds:,.0f} patients/s ({run.patients:,} in {run.seconds:.1f} s, "
           f"{'scheduler ' + args.scheduler if args.scheduler else f'{args.workers} local workers'})", file=sys.stderr)
-    if args.report_json:
-        Path(args.report_json).write_text(json.dumps(report.as_dict(), indent=2), encoding="utf-8")
-    if args.report_html:
-        Path(args.report_html).write_text(report.as_html(), encoding="utf-8")
+    for path, text in ((args.report_json, lambda: json.dumps(report.as_dict(), indent=2)),
+                       (args.report_html, report.as_html)):
+        if path:  # an output's folder is made, as --out's is
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(text(), encoding="utf-8")
     return 0
 
 
@@ -421,6 +424,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"fix: {err.fix}", file=sys.stderr)
             print("`spakg check` lists every problem with its fix.", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the output piped into `head` and closed: not an error of spakg's
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as err:  # a file not found, a directory where a file was meant, no permission
         if err.filename is None:
             raise

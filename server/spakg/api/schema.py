@@ -609,7 +609,8 @@ class Query(graphene.ObjectType):
     assess = graphene.Field(Assessment, required=True, patient=graphene.Argument(PatientInput, required=True))
     assess_fhir = graphene.Field(
         Assessment, required=True, bundle=graphene.Argument(graphene.JSONString, required=True,
-                                                            description="A FHIR R4 Bundle (collection or searchset)"),
+                                                            description="A FHIR R4 Bundle (collection, searchset, "
+                                                                        "transaction, batch or document)"),
         as_of=graphene.Argument(graphene.Date, description="Count ages and durations to this date (default: the "
                                                            "Bundle's timestamp, else today)"),
         description="Assess a patient given as a FHIR R4 Bundle of Patient, Condition and Observation resources")

@@ -101,7 +101,10 @@ def serve(conn: Connection) -> None:
         reply(conn, {"status": 503, "code": "SPARQL_UNAVAILABLE", "message": str(exc)})
         return
     seal_network()
-    setup = pickle.loads(conn.recv_bytes())  # from the server that started this process: trusted
+    try:
+        setup = pickle.loads(conn.recv_bytes())  # from the server that started this process: trusted
+    except (EOFError, OSError):
+        return  # the server stopped before the worker was set up (Ctrl-C at start): nothing to answer
     limits = WorkerLimits(**setup["limits"])
     dataset = Dataset(setup["files"], setup["base"], setup["prefixes"], setup["output_prefixes"])
     del setup
