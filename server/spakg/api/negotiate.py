@@ -4,9 +4,10 @@ from __future__ import annotations
 
 
 def accepted(header: str | None) -> list[tuple[str, float]]:
-    """The media ranges of an Accept header with their q-values (1 when not given), in the order sent."""
+    """The media ranges of an Accept header with their q-values (1 when not given), in the order sent (the first 64:
+    no client needs more, and a header of thousands must not cost thousands)."""
     ranges: list[tuple[str, float]] = []
-    for part in (header or "").split(","):
+    for part in (header or "").split(",")[:64]:
         media, *params = (p.strip() for p in part.split(";"))
         if not media:
             continue

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .negotiate import accepted
+
 # Canonical media type -> pyoxigraph format name, in the order the server prefers them when the client does not mind.
 SOLUTIONS = {
     "application/sparql-results+json": "JSON",
@@ -63,22 +65,13 @@ class _Range:
 def parse_accept(header: str | None) -> list[_Range]:
     """The media ranges of an Accept header; a malformed one is skipped (RFC 9110 lets a server ignore it)."""
     ranges = []
-    for part in (header or "").split(",")[:64]:
-        media, *params = (p.strip() for p in part.split(";"))
-        media = ALIASES.get(media.lower(), media.lower())
+    for media, q in accepted(header):
+        media = ALIASES.get(media, media)
         if media.count("/") != 1:
             continue
         kind, sub = media.split("/")
         if not kind or not sub or (kind == "*" and sub != "*"):
             continue
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = min(1.0, max(0.0, float(value)))
-                except ValueError:
-                    q = 0.0
         ranges.append(_Range(kind, sub, q))
     return ranges
 
