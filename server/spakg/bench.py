@@ -29,7 +29,7 @@ from pathlib import Path
 from rdflib import BNode, Graph, URIRef
 
 from .assessment import Assessment
-from .bench_wrk import wrk_post
+from .bench_wrk import drive, wrk_post
 from .hermit import load_in_owlready2
 from .knowledge import Knowledge
 from .namespaces import OWL, RDF
@@ -154,27 +154,16 @@ def bench_server(base: str, n: int, patients: list[list[dict]], concurrency: int
                 "concept": lambda i: {"query": CONCEPT}}
 
     async def run(make) -> dict[str, float]:
-        latencies: list[float] = []
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
             for i in range(50):  # warm up (and fill the parse cache)
                 (await client.post("/graphql", json=make(i))).raise_for_status()
-            counter = iter(range(n))
 
-            async def worker() -> None:
-                for i in counter:
-                    started = time.perf_counter()
-                    r = await client.post("/graphql", json=make(i))
-                    latencies.append(time.perf_counter() - started)
-                    if r.status_code != 200 or b'"errors"' in r.content:
-                        raise RuntimeError(r.text[:500])
+            async def send(i: int) -> bool:
+                r = await client.post("/graphql", json=make(i))
+                return r.status_code == 200 and b'"errors"' not in r.content
 
-            started = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-            elapsed = time.perf_counter() - started
-        latencies.sort()
-        return {"rps": n / elapsed, "p50_ms": latencies[len(latencies) // 2] * 1e3,
-                "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1e3}
+            return await drive(send, n, concurrency)
 
     return {name: asyncio.run(run(make)) for name, make in requests.items()}
 

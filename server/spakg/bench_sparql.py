@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from .bench_wrk import drive
 from .checks.competency import questions
 from .knowledge import Knowledge
 from .resources import competency_dir
@@ -50,26 +51,14 @@ def http_rate(base: str, concurrency: int, n: int = 300) -> dict[str, float]:
     texts = [q.query for q in questions(competency_dir())]
 
     async def run() -> dict[str, float]:
-        latencies: list[float] = []
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
             for text in texts:  # warm up: each worker's first answers
                 (await client.get("/sparql", params={"query": text})).raise_for_status()
-            counter = iter(range(n))
 
-            async def worker() -> None:
-                for i in counter:
-                    started = time.perf_counter()
-                    r = await client.get("/sparql", params={"query": texts[i % len(texts)]})
-                    latencies.append(time.perf_counter() - started)
-                    if r.status_code != 200:
-                        raise RuntimeError(r.text[:500])
+            async def send(i: int) -> bool:
+                return (await client.get("/sparql", params={"query": texts[i % len(texts)]})).status_code == 200
 
-            started = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-            elapsed = time.perf_counter() - started
-        latencies.sort()
-        return {"rps": n / elapsed, "p50_ms": latencies[len(latencies) // 2] * 1e3,
-                "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1e3}
+            return await drive(send, n, concurrency)
 
     return asyncio.run(run())
 

@@ -1,12 +1,16 @@
-"""wrk, the C load generator ``spakg bench --server`` drives when it is installed (the client then costs little of the
-two cores): one JSON body POSTed for some seconds, read back as requests/s and latency percentiles. Shared by the
-GraphQL figures (``bench``) and the CDS Hooks ones (``bench_fhir``)."""
+"""Load generation for ``spakg bench --server``: wrk, the C load generator, when it is installed (the client then costs
+little of the two cores) — one JSON body POSTed for some seconds, read back as requests/s and latency percentiles —
+and, without it, ``drive``: n requests from an httpx client at a given concurrency. Shared by the GraphQL figures
+(``bench``), the CDS Hooks ones (``bench_fhir``) and SPARQL's (``bench_sparql``)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
 import tempfile
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 
@@ -30,3 +34,25 @@ def _wrk_ms(report: str, percentile: str) -> float:
 
 
 __all__ = ["wrk_post"]
+
+
+async def drive(send: Callable[[int], Awaitable[bool]], n: int, concurrency: int) -> dict[str, float]:
+    """``n`` calls of ``send(i)`` (it answers whether the request succeeded) spread over ``concurrency`` tasks:
+    requests/s, p50 and p99 in ms. A failed request stops the run: a figure over errors would flatter."""
+    latencies: list[float] = []
+    counter = iter(range(n))
+
+    async def worker() -> None:
+        for i in counter:
+            started = time.perf_counter()
+            ok = await send(i)
+            latencies.append(time.perf_counter() - started)
+            if not ok:
+                raise RuntimeError(f"request {i} failed")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {"rps": n / elapsed, "p50_ms": latencies[len(latencies) // 2] * 1e3,
+            "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1e3}
