@@ -14,16 +14,8 @@ from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
 
-OVERRIDE_SYSTEM = "https://w3id.org/spakg/cds-override-reason"
-# Offered on every card (CDS Hooks: an array of Coding, each with a display). The clinician's reasons, not the rules':
-# they say why advice was not taken, so they need no source.
-OVERRIDE_REASONS = (
-    ("already-known", "Already assessed or referred"),
-    ("record-incomplete", "The record is incomplete or out of date"),
-    ("clinical-judgement", "Clinical judgement differs"),
-    ("patient-declined", "Patient declined"),
-    ("not-relevant", "Not relevant to this visit"),
-)
+from ..fhir.override_reasons import OVERRIDE_REASONS, OVERRIDE_SYSTEM
+
 MAX_ITEMS = 100  # feedback items in one request
 
 
@@ -32,10 +24,6 @@ class FeedbackError(Exception):
         super().__init__(message)
         self.status, self.code, self.message = 400, "INVALID_FEEDBACK", message
 
-
-def override_reasons() -> list[dict]:
-    """The card's ``overrideReasons``: Codings with a display, as the specification requires."""
-    return [{"system": OVERRIDE_SYSTEM, "code": code, "display": display} for code, display in OVERRIDE_REASONS]
 
 
 class FeedbackCounters:

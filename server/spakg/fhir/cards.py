@@ -18,10 +18,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 
-from ..api.cds_feedback import override_reasons
 from ..assessment import CLASSIFICATION_NOTE, Assessment, summary_from
 from ..rules import MET, UNDETERMINED, FindingItem, Rule
 from ..web.patient_query import query_from_patient
+from .override_reasons import override_reasons
 
 SUMMARY_MAX = 139  # CDS Hooks: "<140-character summary"
 REFERRAL = "ReferralAdvice"
